@@ -1,0 +1,249 @@
+"""Rate-distortion measurement: run codecs over images, average per setting, tabulate and plot.
+
+A codec is judged by two numbers at once: how many bits it spends (bits per pixel, from the real
+byte count) and how much it damages the image (PSNR, MS-SSIM). Sweeping a codec's quality setting
+traces its *rate-distortion curve*; a better codec's curve lies up and to the left.
+
+Averages follow the convention of CompressAI's published Kodak results: for each setting, the
+mean bpp over the images and the mean PSNR (the mean of per-image PSNRs in dB, not the PSNR of the
+mean MSE), so our curves can be plotted beside published ones.
+
+Timings are wall-clock seconds of ``encode`` and ``decode`` on this machine, after one untimed
+warm-up call per codec setting so that Numba's compilation is not counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import metrics
+from .codecs import codec_class, get_codec
+from .data import REPO_ROOT, load_image
+
+__all__ = [
+    "format_table",
+    "load_published",
+    "plot_rd",
+    "published_results_path",
+    "rd_curve",
+    "save_csv",
+    "save_json",
+    "setting_label",
+    "summarize",
+]
+
+
+def setting_label(params: dict) -> str:
+    """A short text for a parameter set, e.g. ``quality=75`` (``default`` when empty)."""
+    return ",".join(f"{k}={v}" for k, v in params.items()) or "default"
+
+
+def _named_images(images) -> list[tuple[str, np.ndarray]]:
+    named = []
+    for i, item in enumerate(images):
+        if isinstance(item, tuple):
+            named.append((str(item[0]), item[1]))
+        elif isinstance(item, (str, os.PathLike)):
+            named.append((Path(item).stem, load_image(item)))
+        else:
+            named.append((f"image{i:02d}", item))
+    return named
+
+
+def _ms_ssim_or_nan(a: np.ndarray, b: np.ndarray) -> float:
+    # MS-SSIM's five scales need images over 160 pixels on the short side.
+    try:
+        return metrics.ms_ssim(a, b)
+    except ValueError:
+        return math.nan
+
+
+def rd_curve(codec: str, images, settings=None, progress: bool = True) -> list[dict]:
+    """Encode and decode every image at every setting; one row per (image, setting).
+
+    Parameters
+    ----------
+    codec : str
+        Registered codec name.
+    images : list
+        Images as ``(name, uint8 array)`` pairs, bare arrays, or file paths.
+    settings : list of dict, optional
+        Parameter sets to sweep (default: the codec's own ``settings``).
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    list of dict
+        Rows with keys ``codec, reference, setting, image, bytes, bpp, psnr, ms_ssim, enc_s,
+        dec_s``.
+    """
+    cls = codec_class(codec)
+    settings = list(cls.settings if settings is None else settings)
+    named = _named_images(images)
+    rows = []
+    bar = tqdm(total=len(settings) * len(named), desc=codec, disable=not progress, leave=False)
+    for params in settings:
+        instance = get_codec(codec, **params)
+        warm = named[0][1][:64, :64]
+        instance.decode(instance.encode(warm))
+        for name, image in named:
+            start = time.perf_counter()
+            data = instance.encode(image)
+            encoded = time.perf_counter()
+            decoded = instance.decode(data)
+            done = time.perf_counter()
+            if decoded.shape != image.shape:
+                raise RuntimeError(f"{codec} decoded {image.shape} as {decoded.shape}")
+            rows.append(
+                {
+                    "codec": codec,
+                    "reference": not cls.from_scratch,
+                    "setting": setting_label(params),
+                    "image": name,
+                    "bytes": len(data),
+                    "bpp": metrics.bpp(data, image.shape),
+                    "psnr": metrics.psnr(image, decoded),
+                    "ms_ssim": _ms_ssim_or_nan(image, decoded),
+                    "enc_s": encoded - start,
+                    "dec_s": done - encoded,
+                }
+            )
+            bar.update()
+    bar.close()
+    return rows
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Average rows per (codec, setting): mean bytes, bpp, PSNR, MS-SSIM and times.
+
+    PSNR stays ``inf`` for lossless settings. Settings keep the order they first appear in.
+    """
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[(row["codec"], row["setting"])].append(row)
+    summary = []
+    for (codec, setting), group in groups.items():
+        entry = {"codec": codec, "reference": group[0]["reference"], "setting": setting,
+                 "images": len(group)}
+        for key in ("bytes", "bpp", "psnr", "ms_ssim", "enc_s", "dec_s"):
+            entry[key] = float(np.mean([row[key] for row in group]))
+        summary.append(entry)
+    return summary
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of summary (or per-image) rows for printing."""
+    columns = [
+        ("codec", "{}"), ("setting", "{}"), ("bytes", "{:.0f}"), ("bpp", "{:.3f}"),
+        ("psnr", "{:.2f}"), ("ms_ssim", "{:.4f}"), ("enc_s", "{:.1f}"), ("dec_s", "{:.1f}"),
+    ]
+    headers = ["codec", "setting", "bytes", "bpp", "PSNR dB", "MS-SSIM", "enc ms", "dec ms"]
+    body = []
+    for row in rows:
+        cells = []
+        for key, fmt in columns:
+            value = row[key] * 1000 if key in ("enc_s", "dec_s") else row[key]
+            text = fmt.format(value)
+            if key == "codec" and row.get("reference"):
+                text += " (ref)"
+            cells.append(text)
+        body.append(cells)
+    widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) if i < 2 else h.rjust(w)
+                       for i, (h, w) in enumerate(zip(headers, widths, strict=True)))]
+    lines.append("  ".join("-" * w for w in widths))
+    for cells in body:
+        lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(cells, widths, strict=True))))
+    return "\n".join(lines)
+
+
+def save_csv(rows: list[dict], path: str | os.PathLike) -> None:
+    """Write rows (per image or summary) as CSV."""
+    if not rows:
+        raise ValueError("no rows to save")
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def save_json(rows: list[dict], path: str | os.PathLike) -> None:
+    """Write rows as a JSON list (infinite PSNR written as the string "inf")."""
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        return value
+
+    with open(path, "w") as handle:
+        json.dump([{k: clean(v) for k, v in row.items()} for row in rows], handle, indent=1)
+
+
+def published_results_path() -> Path | None:
+    """``../shared/reference/kodak_published.csv`` beside the repository, when it is there."""
+    path = REPO_ROOT.parent / "shared" / "reference" / "kodak_published.csv"
+    return path if path.is_file() else None
+
+
+def load_published(path: str | os.PathLike | None = None, metric: str = "psnr") -> dict:
+    """Published Kodak RD points: ``{curve name: (bpp array, value array)}`` for one metric.
+
+    ``metric`` is ``"psnr"`` or ``"ms_ssim"`` (the CSV's ``psnr_rgb`` / ``ms_ssim_rgb``). These are
+    other people's figures, to be plotted *beside* our measurements and labelled as published.
+    Returns an empty dict when no file is found.
+    """
+    path = published_results_path() if path is None else Path(path)
+    if path is None:
+        return {}
+    wanted = {"psnr": "psnr_rgb", "ms_ssim": "ms_ssim_rgb"}[metric]
+    curves: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["metric"] == wanted:
+                curves[row["curve"]].append((float(row["bpp"]), float(row["value"])))
+    return {
+        name: tuple(np.array(v) for v in zip(*sorted(points), strict=True))
+        for name, points in curves.items()
+    }
+
+
+def plot_rd(summary: list[dict], metric: str = "psnr", ax=None, published: dict | None = None,
+            title: str | None = None):
+    """Plot mean bpp against mean ``metric`` per codec; returns the matplotlib Axes.
+
+    From-scratch codecs are drawn as solid lines, reference codecs dashed, published curves (from
+    :func:`load_published`) dotted and grey-toned with "(published)" in their label.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 5))
+    by_codec: dict[str, list[dict]] = defaultdict(list)
+    for row in summary:
+        if math.isfinite(row[metric]):
+            by_codec[row["codec"]].append(row)
+    for codec, points in by_codec.items():
+        points = sorted(points, key=lambda r: r["bpp"])
+        reference = points[0]["reference"]
+        ax.plot([p["bpp"] for p in points], [p[metric] for p in points],
+                "o--" if reference else "o-", markersize=3,
+                label=f"{codec} (reference)" if reference else codec)
+    for name, (bpp, value) in (published or {}).items():
+        ax.plot(bpp, value, ":", linewidth=1.2, alpha=0.7, label=f"{name} (published)")
+    ax.set_xlabel("bits per pixel")
+    ax.set_ylabel({"psnr": "PSNR (dB, RGB)", "ms_ssim": "MS-SSIM (RGB)"}.get(metric, metric))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,239 @@
+"""The command line: ``python -m fromscratch {encode,decode,info,bench,demo}``.
+
+    python -m fromscratch encode photo.png photo.fsc --codec raw
+    python -m fromscratch decode photo.fsc photo-decoded.png
+    python -m fromscratch info photo.fsc
+    python -m fromscratch bench --codecs pillow-jpeg,pillow-webp --images kodak
+    python -m fromscratch demo --out demo-out
+
+Bad input prints one line starting with ``fromscratch: error:`` and exits with status 1 (2 for a
+wrong command line), never a traceback. Every file is written atomically (a temporary file renamed
+into place) and an output path equal to the input is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from . import DEFAULT_CODEC, bench, container
+from .backend import BackendError
+from .bitstream import BitstreamError
+from .codecs import codec_class, codec_for_data, codec_names, get_codec
+from .data import find_data_dir, kodak_paths, load_image, sample_image, save_image
+
+__all__ = ["main"]
+
+
+class CliError(Exception):
+    """A user mistake the CLI reports in one line."""
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _refuse_overwriting_input(src: Path, dst: Path) -> None:
+    if dst.exists() and src.exists() and os.path.samefile(src, dst):
+        raise CliError(f"refusing to overwrite the input file {src}")
+
+
+def _parse_params(args) -> dict:
+    params = {}
+    for item in args.param or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"--param takes NAME=VALUE, got {item!r}")
+        params[key] = value
+    if args.quality is not None:
+        params["quality"] = args.quality
+    return params
+
+
+def cmd_encode(args) -> None:
+    src, dst = Path(args.input), Path(args.output)
+    _refuse_overwriting_input(src, dst)
+    image = load_image(src)
+    codec = get_codec(args.codec, **_parse_params(args))
+    data = codec.encode(image)
+    write_atomic(dst, data)
+    pixels = image.shape[0] * image.shape[1]
+    print(f"{dst}: {len(data)} bytes, {8 * len(data) / pixels:.4f} bpp ({codec!r})")
+
+
+def cmd_decode(args) -> None:
+    src, dst = Path(args.input), Path(args.output)
+    _refuse_overwriting_input(src, dst)
+    data = src.read_bytes()
+    image = codec_for_data(data).decode(data)
+    save_image(dst, image)
+    print(f"{dst}: {image.shape[1]} x {image.shape[0]}, {'RGB' if image.ndim == 3 else 'gray'}")
+
+
+def cmd_info(args) -> None:
+    data = Path(args.file).read_bytes()
+    if container.is_container(data):
+        header, payload = container.unpack(data)
+        pixels = header.height * header.width
+        print(f"format:   fromscratch container v{header.version}")
+        print(f"codec:    {header.codec}")
+        print(f"image:    {header.width} x {header.height} x {header.channels}")
+        print(f"params:   {header.params}")
+        print(f"payload:  {len(payload)} bytes (header {header.payload_offset}, CRC 4) - CRC ok")
+        extra = len(data) - header.total_length
+        if extra:
+            print(f"trailing: {extra} bytes after the CRC (ignored)")
+    else:
+        codec = codec_for_data(data)
+        image = codec.decode(data)
+        pixels = image.shape[0] * image.shape[1]
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        print(f"format:   {codec.pillow_format if hasattr(codec, 'pillow_format') else codec.name} "
+              f"(read by codec {codec.name})")
+        print(f"image:    {image.shape[1]} x {image.shape[0]} x {channels}")
+    print(f"size:     {len(data)} bytes, {8 * len(data) / pixels:.4f} bpp")
+
+
+def _bench_images(spec: str, data_dir):
+    if spec == "kodak":
+        return kodak_paths(data_dir)
+    paths = [Path(p) for p in spec.split(",")]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise CliError(f"image file(s) not found: {', '.join(missing)}")
+    return paths
+
+
+def _parse_settings(text: str | None, codec: str):
+    """``quality=10,50,90`` -> [{'quality': '10'}, ...] (validated by the codec)."""
+    if not text:
+        return None
+    key, sep, values = text.partition("=")
+    if not sep:
+        raise CliError(f"--settings takes NAME=V1,V2,..., got {text!r}")
+    settings = [{key: v} for v in values.split(",") if v]
+    for params in settings:
+        get_codec(codec, **params)
+    return settings
+
+
+def cmd_bench(args) -> None:
+    data_dir = find_data_dir(args.data)
+    images = [(p.stem, load_image(p)) for p in _bench_images(args.images, args.data)]
+    if args.max_images:
+        images = images[: args.max_images]
+    names = [c.strip() for c in args.codecs.split(",") if c.strip()]
+    for name in names:
+        codec_class(name)
+    rows = []
+    for name in names:
+        rows += bench.rd_curve(name, images, _parse_settings(args.settings, name))
+    summary = bench.summarize(rows)
+    print(f"{len(images)} image(s) from {data_dir or 'the bundled samples'}")
+    print(bench.format_table(summary))
+    _write_outputs(Path(args.out), rows, summary, f"{len(images)} images")
+
+
+def _write_outputs(out: Path, rows, summary, what: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    bench.save_csv(rows, out / "rows.csv")
+    bench.save_csv(summary, out / "summary.csv")
+    bench.save_json(summary, out / "summary.json")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, metric in zip(axes, ("psnr", "ms_ssim"), strict=True):
+        bench.plot_rd(summary, metric, ax=ax, title=f"{metric.upper()} on {what}")
+    fig.tight_layout()
+    fig.savefig(out / "rd.png", dpi=110)
+    plt.close(fig)
+    print(f"wrote {out / 'summary.csv'}, {out / 'rows.csv'} and {out / 'rd.png'}")
+
+
+def _demo_settings(settings: tuple[dict, ...]) -> list[dict]:
+    if len(settings) <= 3:
+        return list(settings)
+    return [settings[0], settings[len(settings) // 2], settings[-1]]
+
+
+def cmd_demo(args) -> None:
+    name, image = sample_image(args.data)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_image(out / f"{name}-original.png", image)
+    rows = []
+    for codec in codec_names():
+        settings = _demo_settings(codec_class(codec).settings)
+        codec_rows = bench.rd_curve(codec, [(name, image)], settings, progress=False)
+        for params, row in zip(settings, codec_rows, strict=True):
+            decoded = get_codec(codec, **params).decode(get_codec(codec, **params).encode(image))
+            save_image(out / f"{name}-{codec}-{row['setting'].replace('=', '')}.png", decoded)
+        rows += codec_rows
+    print(f"image {name}: {image.shape[1]} x {image.shape[0]}, {image.nbytes} bytes of pixels")
+    print(bench.format_table(rows))
+    _write_outputs(out, rows, bench.summarize(rows), name)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m fromscratch",
+        description="Image compression built from scratch: encode, decode, inspect, measure.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("encode", help="compress an image file")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--codec", default=DEFAULT_CODEC, help=f"one of: {', '.join(codec_names())}")
+    p.add_argument("--quality", help="the codec's quality parameter, if it has one")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="other parameters")
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("decode", help="decompress to an image file (PNG by suffix)")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("info", help="show what a compressed file's header says")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("bench", help="rate-distortion curves of codecs on a set of images")
+    p.add_argument("--codecs", default="pillow-jpeg,pillow-webp")
+    p.add_argument("--images", default="kodak", help="'kodak' or comma-separated image files")
+    p.add_argument("--settings", help="override the sweep, e.g. quality=10,50,90")
+    p.add_argument("--max-images", type=int, default=0, help="use only the first N images")
+    p.add_argument("--data", help="folder holding kodak/ and train/ (else FROMSCRATCH_DATA)")
+    p.add_argument("--out", default="bench-out")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("demo", help="every codec on one sample image: table, images, RD plot")
+    p.add_argument("--data", help="folder holding kodak/ and train/ (else FROMSCRATCH_DATA)")
+    p.add_argument("--out", default="demo-out")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 bad input, 2 bad command line)."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (CliError, BitstreamError, BackendError, ValueError, OSError) as exc:
+        print(f"fromscratch: error: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,30 @@
+"""The codecs: one file per codec, each registering itself by name (see ``base.py``).
+
+Importing this package imports every codec module, which fills the registry. A chapter adds its
+codec by writing ``codecs/<name>.py`` with a ``@register``-ed class and importing it below.
+"""
+
+from . import pillow_reference, raw  # noqa: F401  (imported to register the codecs)
+from .base import (
+    Codec,
+    ContainerCodec,
+    Parameter,
+    as_image,
+    codec_class,
+    codec_for_data,
+    codec_names,
+    get_codec,
+    register,
+)
+
+__all__ = [
+    "Codec",
+    "ContainerCodec",
+    "Parameter",
+    "as_image",
+    "codec_class",
+    "codec_for_data",
+    "codec_names",
+    "get_codec",
+    "register",
+]
