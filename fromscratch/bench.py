@@ -32,6 +32,7 @@ from .data import REPO_ROOT, load_image
 __all__ = [
     "format_table",
     "load_published",
+    "measure",
     "plot_rd",
     "published_results_path",
     "rd_curve",
@@ -39,6 +40,7 @@ __all__ = [
     "save_json",
     "setting_label",
     "summarize",
+    "warm_up",
 ]
 
 
@@ -67,6 +69,42 @@ def _ms_ssim_or_nan(a: np.ndarray, b: np.ndarray) -> float:
         return math.nan
 
 
+def warm_up(codec, image: np.ndarray) -> None:
+    """One untimed encode/decode of a small crop, so that JIT compilation is not timed."""
+    codec.decode(codec.encode(image[:64, :64]))
+
+
+def measure(codec, name: str, image: np.ndarray, setting: str = "") -> tuple[dict, np.ndarray]:
+    """Encode and decode one image with a codec instance; returns ``(row, decoded image)``.
+
+    The row holds ``codec, reference, setting, image, bytes, bpp, psnr, ms_ssim, enc_s, dec_s``;
+    ``setting`` labels the row (default: the codec's parameters that differ from their defaults).
+    """
+    if not setting:
+        setting = setting_label({k: v for k, v in codec.params.items()
+                                 if v != codec.parameters[k].default})
+    start = time.perf_counter()
+    data = codec.encode(image)
+    encoded = time.perf_counter()
+    decoded = codec.decode(data)
+    done = time.perf_counter()
+    if decoded.shape != image.shape:
+        raise RuntimeError(f"{codec.name} decoded {image.shape} as {decoded.shape}")
+    row = {
+        "codec": codec.name,
+        "reference": not codec.from_scratch,
+        "setting": setting,
+        "image": name,
+        "bytes": len(data),
+        "bpp": metrics.bpp(data, image.shape),
+        "psnr": metrics.psnr(image, decoded),
+        "ms_ssim": _ms_ssim_or_nan(image, decoded),
+        "enc_s": encoded - start,
+        "dec_s": done - encoded,
+    }
+    return row, decoded
+
+
 def rd_curve(codec: str, images, settings=None, progress: bool = True) -> list[dict]:
     """Encode and decode every image at every setting; one row per (image, setting).
 
@@ -84,42 +122,19 @@ def rd_curve(codec: str, images, settings=None, progress: bool = True) -> list[d
     Returns
     -------
     list of dict
-        Rows with keys ``codec, reference, setting, image, bytes, bpp, psnr, ms_ssim, enc_s,
-        dec_s``.
+        One :func:`measure` row per image and setting.
     """
-    cls = codec_class(codec)
-    settings = list(cls.settings if settings is None else settings)
+    settings = list(codec_class(codec).settings if settings is None else settings)
     named = _named_images(images)
     rows = []
-    bar = tqdm(total=len(settings) * len(named), desc=codec, disable=not progress, leave=False)
-    for params in settings:
-        instance = get_codec(codec, **params)
-        warm = named[0][1][:64, :64]
-        instance.decode(instance.encode(warm))
-        for name, image in named:
-            start = time.perf_counter()
-            data = instance.encode(image)
-            encoded = time.perf_counter()
-            decoded = instance.decode(data)
-            done = time.perf_counter()
-            if decoded.shape != image.shape:
-                raise RuntimeError(f"{codec} decoded {image.shape} as {decoded.shape}")
-            rows.append(
-                {
-                    "codec": codec,
-                    "reference": not cls.from_scratch,
-                    "setting": setting_label(params),
-                    "image": name,
-                    "bytes": len(data),
-                    "bpp": metrics.bpp(data, image.shape),
-                    "psnr": metrics.psnr(image, decoded),
-                    "ms_ssim": _ms_ssim_or_nan(image, decoded),
-                    "enc_s": encoded - start,
-                    "dec_s": done - encoded,
-                }
-            )
-            bar.update()
-    bar.close()
+    with tqdm(total=len(settings) * len(named), desc=codec, disable=not progress,
+              leave=False) as bar:
+        for params in settings:
+            instance = get_codec(codec, **params)
+            warm_up(instance, named[0][1])
+            for name, image in named:
+                rows.append(measure(instance, name, image, setting_label(params))[0])
+                bar.update()
     return rows
 
 
@@ -222,7 +237,8 @@ def plot_rd(summary: list[dict], metric: str = "psnr", ax=None, published: dict 
     """Plot mean bpp against mean ``metric`` per codec; returns the matplotlib Axes.
 
     From-scratch codecs are drawn as solid lines, reference codecs dashed, published curves (from
-    :func:`load_published`) dotted and grey-toned with "(published)" in their label.
+    :func:`load_published`) dotted with "(published)" in their label. Lossless points (infinite
+    PSNR) have no place on a distortion axis and are left out; the tables report them.
     """
     import matplotlib.pyplot as plt
 
@@ -230,7 +246,7 @@ def plot_rd(summary: list[dict], metric: str = "psnr", ax=None, published: dict 
         _, ax = plt.subplots(figsize=(7, 5))
     by_codec: dict[str, list[dict]] = defaultdict(list)
     for row in summary:
-        if math.isfinite(row[metric]):
+        if math.isfinite(row["psnr"]) and math.isfinite(row[metric]):
             by_codec[row["codec"]].append(row)
     for codec, points in by_codec.items():
         points = sorted(points, key=lambda r: r["bpp"])

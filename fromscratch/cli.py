@@ -177,12 +177,12 @@ def cmd_demo(args) -> None:
     save_image(out / f"{name}-original.png", image)
     rows = []
     for codec in codec_names():
-        settings = _demo_settings(codec_class(codec).settings)
-        codec_rows = bench.rd_curve(codec, [(name, image)], settings, progress=False)
-        for params, row in zip(settings, codec_rows, strict=True):
-            decoded = get_codec(codec, **params).decode(get_codec(codec, **params).encode(image))
+        for params in _demo_settings(codec_class(codec).settings):
+            instance = get_codec(codec, **params)
+            bench.warm_up(instance, image)
+            row, decoded = bench.measure(instance, name, image, bench.setting_label(params))
             save_image(out / f"{name}-{codec}-{row['setting'].replace('=', '')}.png", decoded)
-        rows += codec_rows
+            rows.append(row)
     print(f"image {name}: {image.shape[1]} x {image.shape[0]}, {image.nbytes} bytes of pixels")
     print(bench.format_table(rows))
     _write_outputs(out, rows, bench.summarize(rows), name)

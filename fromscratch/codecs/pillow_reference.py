@@ -88,7 +88,10 @@ class PillowJpeg(_PillowCodec):
 
 @register
 class PillowWebp(_PillowCodec):
-    """WebP through Pillow / libwebp (reference)."""
+    """WebP through Pillow / libwebp (reference).
+
+    WebP has no grayscale mode: a gray image is stored as colour and decodes to (H, W, 3).
+    """
 
     name = "pillow-webp"
     pillow_format = "WEBP"
