@@ -1,0 +1,86 @@
+"""Rate-distortion measurement: rows, averages, files and plots."""
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from fromscratch import bench, metrics
+from fromscratch.data import kodak_paths, load_image
+
+
+@pytest.fixture(scope="module")
+def images():
+    return [(p.stem, load_image(p)[:176, :200]) for p in kodak_paths()[:2]]
+
+
+@pytest.fixture(scope="module")
+def rows(images):
+    settings = [{"quality": 20}, {"quality": 80}]
+    return bench.rd_curve("pillow-jpeg", images, settings, progress=False) + bench.rd_curve(
+        "raw", images, progress=False)
+
+
+def test_rows_hold_real_measurements(rows, images):
+    assert len(rows) == 2 * 2 + 2
+    first = rows[0]
+    assert first["codec"] == "pillow-jpeg" and first["reference"] is True
+    assert first["setting"] == "quality=20" and first["image"] == images[0][0]
+    assert first["bpp"] == pytest.approx(8 * first["bytes"] / (176 * 200))
+    assert 20 < first["psnr"] < 45 and 0.5 < first["ms_ssim"] < 1
+    assert first["enc_s"] > 0 and first["dec_s"] > 0
+    raw = [r for r in rows if r["codec"] == "raw"]
+    assert all(math.isinf(r["psnr"]) and r["setting"] == "default" for r in raw)
+
+
+def test_summary_is_the_mean_per_setting(rows):
+    summary = bench.summarize(rows)
+    assert [(s["codec"], s["setting"]) for s in summary] == [
+        ("pillow-jpeg", "quality=20"), ("pillow-jpeg", "quality=80"), ("raw", "default")]
+    q20 = [r for r in rows if r["setting"] == "quality=20"]
+    assert summary[0]["bpp"] == pytest.approx(np.mean([r["bpp"] for r in q20]))
+    # CompressAI's convention: the mean of per-image PSNRs, not the PSNR of the mean MSE.
+    assert summary[0]["psnr"] == pytest.approx(np.mean([r["psnr"] for r in q20]))
+    assert summary[0]["images"] == 2
+    assert summary[1]["bpp"] > summary[0]["bpp"]
+    table = bench.format_table(summary)
+    assert "pillow-jpeg (ref)" in table and "quality=80" in table
+
+
+def test_files_and_plot(rows, tmp_path):
+    summary = bench.summarize(rows)
+    bench.save_csv(rows, tmp_path / "rows.csv")
+    bench.save_json(summary, tmp_path / "summary.json")
+    with open(tmp_path / "rows.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == len(rows)
+    loaded = json.loads((tmp_path / "summary.json").read_text())
+    assert loaded[-1]["psnr"] == "inf" and loaded[0]["bpp"] == pytest.approx(summary[0]["bpp"])
+    ax = bench.plot_rd(summary, "psnr", published={"somebody": (np.array([0.1, 0.5]),
+                                                                 np.array([28.0, 33.0]))})
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["pillow-jpeg (reference)", "somebody (published)"]  # lossless raw left out
+
+
+def test_published_results_are_parsed(tmp_path):
+    path = tmp_path / "pub.csv"
+    path.write_text("curve,metric,bpp,value,source\n"
+                    "A,psnr_rgb,0.5,30.0,x\nA,psnr_rgb,0.2,27.0,x\nA,ms_ssim_rgb,0.2,0.9,x\n")
+    curves = bench.load_published(path)
+    np.testing.assert_array_equal(curves["A"][0], [0.2, 0.5])
+    np.testing.assert_array_equal(curves["A"][1], [27.0, 30.0])
+    assert bench.load_published(path, "ms_ssim")["A"][1].tolist() == [0.9]
+    shared = bench.published_results_path()
+    if shared is not None:
+        assert any("bmshj2018" in name for name in bench.load_published(shared))
+
+
+def test_measure_matches_the_metrics(images):
+    from fromscratch.codecs import get_codec
+
+    name, image = images[0]
+    row, decoded = bench.measure(get_codec("pillow-webp", quality=30), name, image)
+    assert row["setting"] == "quality=30"
+    assert row["psnr"] == metrics.psnr(image, decoded)
+    assert row["ms_ssim"] == metrics.ms_ssim(image, decoded)
