@@ -4,7 +4,7 @@ Importing this package imports every codec module, which fills the registry. A c
 codec by writing ``codecs/<name>.py`` with a ``@register``-ed class and importing it below.
 """
 
-from . import pillow_reference, raw  # noqa: F401  (imported to register the codecs)
+from . import dpcm_huffman, pillow_reference, raw  # noqa: F401  (imported to register them)
 from .base import (
     Codec,
     ContainerCodec,

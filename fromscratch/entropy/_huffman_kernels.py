@@ -1,0 +1,491 @@
+"""The Huffman coder's tables and inner loops, each compiled kernel beside its readable twin.
+
+Everything here works on *validated* canonical length tables (see ``huffman.check_code_lengths``):
+the Numba kernels have no bounds checks, so the Python wrappers in ``huffman`` check every size and
+value before calling them, and the decode kernels check every read position themselves.
+
+Canonical layout
+----------------
+Sorting the used symbols by (code length, symbol value) numbers them in *canonical order*. Within
+one length the codes are consecutive integers starting at ``first_code[l]``, and::
+
+    first_code[l] = (first_code[l - 1] + n_codes[l - 1]) << 1        (first_code[1] = 0)
+
+which is Deflate's ``next_code`` loop (RFC 1951, 3.2.2) and JPEG's ``HUFFCODE`` (Annex C). A
+decoder that has read ``l`` bits holding the integer ``code`` has a complete code word exactly when
+``0 <= code - first_code[l] < n_codes[l]``, and then the symbol is
+``sorted_symbols[first_index[l] + code - first_code[l]]``: JPEG's MAXCODE/VALPTR test (Annex F.2).
+
+Lookup table
+------------
+Bit-by-bit decoding costs a loop turn per bit. Instead the fast decoder *peeks* at the next ``K``
+bits and looks them up: ``lut_symbols[bits]``, ``lut_lengths[bits]``. A code of length ``l <= K``
+owns the ``2**(K - l)`` entries that start with it, and because canonical codes, read as binary
+fractions, are increasing and adjacent, the table is simply every short symbol repeated
+``2**(K - l)`` times in canonical order. Entries left over (length 0) mean "longer than K bits"
+and send the decoder to the slow MAXCODE loop. ``LOOKUP_BITS = 11``: 2048 entries of
+2 + 1 bytes = 6 KiB stay in a 32 KiB L1 cache; codes longer than 11 bits belong to rare symbols
+(0.17% of them on the 4 bit/symbol benchmark data), so the slow path hardly runs; and building
+the table costs only 2048 writes per stream, which matters for short ones (libjpeg looks up 8
+bits, zlib 9 plus second-level tables). A wider table would also be filled with copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from ..bitstream import BitReader, BitstreamError, pack_codes_reference
+
+MAX_CODE_LENGTH = 32  # the stream format's limit; the 64-bit bit buffers below rely on it
+LOOKUP_BITS = 11
+
+# status codes returned by the decode kernels (Numba cannot raise rich exceptions cheaply)
+OK = 0
+BAD_CODE = 1  # bits that start no code word of an incomplete code
+PAST_END = 2  # the stream ended in the middle of the data
+BAD_LENGTH = 3  # a code length above MAX_CODE_LENGTH in a stored table
+BAD_RUN = 4  # a run of lengths that overflows the alphabet
+
+STATUS_MESSAGES = {
+    BAD_CODE: "invalid code word",
+    PAST_END: "truncated stream",
+    BAD_LENGTH: f"code length above {MAX_CODE_LENGTH}",
+    BAD_RUN: "run of code lengths longer than the alphabet",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CanonicalLayout:
+    """The canonical numbering of a length table (arrays indexed by code length 0..32).
+
+    Attributes
+    ----------
+    sorted_symbols : ndarray of uint16, shape (n_used,)
+        Used symbols in canonical order: by code length, then by symbol value.
+    n_codes, first_code, first_index : ndarray of int64, shape (33,)
+        Per length ``l``: how many codes, the integer value of the first one, and the position
+        of its symbol in ``sorted_symbols``.
+    """
+
+    sorted_symbols: np.ndarray
+    n_codes: np.ndarray
+    first_code: np.ndarray
+    first_index: np.ndarray
+
+    @property
+    def max_length(self) -> int:
+        used = np.flatnonzero(self.n_codes)
+        return int(used[-1]) if used.size else 0
+
+
+def canonical_layout(lengths: np.ndarray) -> CanonicalLayout:
+    """Canonical order of a (validated, uint8, values 0..32) length table."""
+    used = np.flatnonzero(lengths)
+    # a stable sort on the length keeps equal lengths in increasing symbol order
+    sorted_symbols = used[np.argsort(lengths[used], kind="stable")].astype(np.uint16)
+    n_codes = np.bincount(lengths[used], minlength=MAX_CODE_LENGTH + 1).astype(np.int64)
+    first_code = np.zeros(MAX_CODE_LENGTH + 1, dtype=np.int64)
+    first_index = np.zeros(MAX_CODE_LENGTH + 1, dtype=np.int64)
+    code = index = 0
+    for length in range(1, MAX_CODE_LENGTH + 1):
+        code = (code + int(n_codes[length - 1])) << 1  # n_codes[0] == 0: unused symbols
+        first_code[length] = code
+        first_index[length] = index
+        index += int(n_codes[length])
+    return CanonicalLayout(sorted_symbols, n_codes, first_code, first_index)
+
+
+def canonical_codes_from_layout(lengths: np.ndarray, layout: CanonicalLayout) -> np.ndarray:
+    """Code word of every symbol, shape (alphabet_size,) uint64, 0 for unused symbols."""
+    codes = np.zeros(lengths.shape, dtype=np.uint64)
+    symbols = layout.sorted_symbols.astype(np.int64)
+    symbol_lengths = lengths[symbols].astype(np.int64)
+    rank_within_length = np.arange(symbols.size) - layout.first_index[symbol_lengths]
+    codes[symbols] = (layout.first_code[symbol_lengths] + rank_within_length).astype(np.uint64)
+    return codes
+
+
+@dataclass(frozen=True)
+class DecodeTables:
+    """Everything the decoders need, derived from a validated length table."""
+
+    layout: CanonicalLayout
+    lookup_bits: int
+    lut_symbols: np.ndarray  # uint16, shape (2**lookup_bits,)
+    lut_lengths: np.ndarray  # uint8, shape (2**lookup_bits,); 0 = longer code or invalid bits
+
+    @classmethod
+    def from_lengths(cls, lengths: np.ndarray) -> DecodeTables:
+        layout = canonical_layout(lengths)
+        # a table wider than the longest code would only repeat entries
+        lookup_bits = max(1, min(LOOKUP_BITS, layout.max_length))
+        symbols = layout.sorted_symbols
+        symbol_lengths = lengths[symbols.astype(np.int64)].astype(np.int64)
+        short = symbol_lengths <= lookup_bits  # a prefix of the canonical order
+        spans = np.left_shift(1, lookup_bits - symbol_lengths[short])
+        n_filled = int(spans.sum())  # <= 2**lookup_bits by Kraft's inequality
+        lut_symbols = np.zeros(1 << lookup_bits, dtype=np.uint16)
+        lut_lengths = np.zeros(1 << lookup_bits, dtype=np.uint8)
+        lut_symbols[:n_filled] = np.repeat(symbols[short], spans)
+        lut_lengths[:n_filled] = np.repeat(symbol_lengths[short], spans)
+        return cls(layout, lookup_bits, lut_symbols, lut_lengths)
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding: symbols -> bits
+# --------------------------------------------------------------------------------------------
+@numba.njit(cache=True)
+def encode_kernel(symbols, codes, lengths, out):  # pragma: no cover - compiled
+    """Look up and pack every symbol's code MSB-first into ``out`` (sized exactly by the caller).
+
+    ``symbols`` uint8/uint16 (n,), all with ``lengths[s]`` in 1..32; ``codes`` uint64 and
+    ``lengths`` uint8 (alphabet_size,). Returns the number of bytes written. Bits above the
+    pending ones are never cleared: they are shifted out of the 64-bit accumulator before they
+    could matter, and every store masks what it writes (at most 31 + 32 = 63 bits are pending).
+    """
+    accumulator = np.uint64(0)
+    n_pending = 0
+    n_written = 0
+    for i in range(symbols.shape[0]):
+        symbol = symbols[i]
+        length = lengths[symbol]
+        accumulator = (accumulator << np.uint64(length)) | codes[symbol]
+        n_pending += length
+        if n_pending >= 32:  # flush a whole 32-bit word: one branch per ~8 symbols, not per byte
+            n_pending -= 32
+            word = accumulator >> np.uint64(n_pending)
+            out[n_written] = np.uint8((word >> np.uint64(24)) & np.uint64(0xFF))
+            out[n_written + 1] = np.uint8((word >> np.uint64(16)) & np.uint64(0xFF))
+            out[n_written + 2] = np.uint8((word >> np.uint64(8)) & np.uint64(0xFF))
+            out[n_written + 3] = np.uint8(word & np.uint64(0xFF))
+            n_written += 4
+    # the last 0..31 bits, left-aligned in a 32-bit word so the padding is zeros on the right
+    word = accumulator << np.uint64(32 - n_pending)
+    shift = 24
+    while n_pending > 0:
+        out[n_written] = np.uint8((word >> np.uint64(shift)) & np.uint64(0xFF))
+        n_written += 1
+        n_pending -= 8
+        shift -= 8
+    return n_written
+
+
+def encode_reference(symbols: np.ndarray, codes: np.ndarray, lengths: np.ndarray) -> bytes:
+    """Readable twin of ``encode_kernel``: look every code up, then glue them with NumPy."""
+    data, _ = pack_codes_reference(codes[symbols], lengths[symbols])
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding: bits -> symbols
+# --------------------------------------------------------------------------------------------
+@numba.njit(cache=True)
+def decode_kernel(
+    data, start_byte, lookup_bits, lut_symbols, lut_lengths,
+    n_codes, first_code, first_index, sorted_symbols, max_length, out,
+):  # pragma: no cover - compiled
+    """Decode ``out.shape[0]`` symbols from ``data[start_byte:]`` into ``out``.
+
+    A 64-bit buffer holds the next ``n_buffered`` bits left-aligned (the next bit is bit 63), so
+    peeking is one shift. Whenever fewer than 32 bits remain it is topped up to 56..64 bits, so a
+    code of up to 32 bits never needs a refill halfway. While 8 bytes remain, a refill reads 8
+    bytes at once and keeps the whole bytes that fit (bits beyond ``n_buffered`` are the correct
+    next bits, loaded again by the next refill); near the end it goes byte by byte and feeds
+    zeros past the last byte *without reading memory*, and the consumed bit count is compared
+    with the real one at the end. Returns ``(status, bits consumed from start_byte)``; status is
+    ``OK``, ``BAD_CODE`` or ``PAST_END``.
+    """
+    n_bytes = data.shape[0]
+    position = start_byte  # next byte to load; may run past n_bytes (virtual zero bytes)
+    buffer = np.uint64(0)
+    n_buffered = 0
+    peek_shift = np.uint64(64 - lookup_bits)
+    for i in range(out.shape[0]):
+        if n_buffered < 32:
+            if position + 8 <= n_bytes:
+                word = np.uint64(0)
+                for k in range(8):  # the next 8 bytes as one big-endian number
+                    word = (word << np.uint64(8)) | np.uint64(data[position + k])
+                buffer |= word >> np.uint64(n_buffered)
+                position += (63 - n_buffered) >> 3  # the whole bytes that fit
+                n_buffered |= 56  # n_buffered + 8 * that many bytes, for n_buffered < 32
+            else:
+                while n_buffered <= 56:
+                    if position < n_bytes:
+                        buffer |= np.uint64(data[position]) << np.uint64(56 - n_buffered)
+                    elif position >= n_bytes + 8:
+                        # 8 zero bytes fed and still hungry: certainly past the end
+                        return PAST_END, 8 * (position - start_byte) - n_buffered
+                    position += 1
+                    n_buffered += 8
+        peek = buffer >> peek_shift
+        length = lut_lengths[peek]
+        if length != 0:
+            out[i] = lut_symbols[peek]
+            buffer <<= np.uint64(length)
+            n_buffered -= length
+            continue
+        # slow path: a code longer than lookup_bits (or invalid bits), JPEG's MAXCODE loop
+        next_32 = np.int64(buffer >> np.uint64(32))
+        found = False
+        for long_length in range(lookup_bits + 1, max_length + 1):
+            offset = (next_32 >> (32 - long_length)) - first_code[long_length]
+            if 0 <= offset < n_codes[long_length]:
+                out[i] = sorted_symbols[first_index[long_length] + offset]
+                buffer <<= np.uint64(long_length)
+                n_buffered -= long_length
+                found = True
+                break
+        if not found:
+            return BAD_CODE, 8 * (position - start_byte) - n_buffered
+    consumed = 8 * (position - start_byte) - n_buffered
+    if consumed > 8 * (n_bytes - start_byte):
+        return PAST_END, consumed
+    return OK, consumed
+
+
+def decode_reference(
+    data: bytes, start_byte: int, layout: CanonicalLayout, out: np.ndarray
+) -> int:
+    """Readable twin of ``decode_kernel``: canonical decoding one bit at a time.
+
+    Fills ``out`` and returns the number of bits consumed; raises ``BitstreamError`` where the
+    kernel returns an error status.
+    """
+    reader = BitReader(data, start_byte)
+    for i in range(out.size):
+        code = 0
+        for length in range(1, layout.max_length + 1):
+            code = (code << 1) | reader.read_bit()  # raises BitstreamError past the end
+            offset = code - int(layout.first_code[length])
+            if 0 <= offset < layout.n_codes[length]:
+                out[i] = layout.sorted_symbols[layout.first_index[length] + offset]
+                break
+        else:
+            raise BitstreamError(
+                f"invalid code word for symbol {i} ending at bit {reader.position}"
+            )
+    return reader.position - 8 * start_byte
+
+
+# --------------------------------------------------------------------------------------------
+# The stored length table: runs of (6-bit length, Elias-gamma run count)
+# --------------------------------------------------------------------------------------------
+MAX_GAMMA_ZEROS = 16  # runs are at most 65536 = 2**16 long
+
+
+@numba.njit(cache=True)
+def _read_bits(data, bit_position, n_bits):  # pragma: no cover - compiled
+    """``n_bits`` bits MSB-first from ``data`` (the caller checked they all exist)."""
+    value = 0
+    for k in range(bit_position, bit_position + n_bits):
+        value = (value << 1) | ((data[k >> 3] >> (7 - (k & 7))) & 1)
+    return value
+
+
+@numba.njit(cache=True)
+def read_length_runs_kernel(data, start_bit, lengths_out):  # pragma: no cover - compiled
+    """Fill ``lengths_out`` from runs stored at ``start_bit``; return (status, end bit).
+
+    Every read is checked against ``8 * data.shape[0]`` first: the data may be hostile.
+    """
+    n_bits = 8 * data.shape[0]
+    position = start_bit
+    filled = 0
+    while filled < lengths_out.shape[0]:
+        if position + 6 > n_bits:
+            return PAST_END, position
+        value = _read_bits(data, position, 6)
+        position += 6
+        if value > MAX_CODE_LENGTH:
+            return BAD_LENGTH, position
+        n_zeros = 0
+        while True:  # Elias gamma: n zeros, then the n + 1 bits of the run, leading 1 first
+            if position >= n_bits:
+                return PAST_END, position
+            if _read_bits(data, position, 1) == 1:
+                break
+            position += 1
+            n_zeros += 1
+            if n_zeros > MAX_GAMMA_ZEROS:
+                return BAD_RUN, position
+        if position + n_zeros + 1 > n_bits:
+            return PAST_END, position
+        run = _read_bits(data, position, n_zeros + 1)
+        position += n_zeros + 1
+        if run > lengths_out.shape[0] - filled:
+            return BAD_RUN, position
+        lengths_out[filled : filled + run] = value
+        filled += run
+    return OK, position
+
+
+def read_length_runs_reference(data: bytes, start_bit: int, alphabet_size: int):
+    """Readable twin of ``read_length_runs_kernel``: returns (lengths uint8, end bit)."""
+    reader = BitReader(data, offset_bytes=start_bit // 8)  # the table starts on a byte
+    lengths = np.zeros(alphabet_size, dtype=np.uint8)
+    filled = 0
+    while filled < alphabet_size:
+        value = reader.read(6)
+        if value > MAX_CODE_LENGTH:
+            raise BitstreamError(f"code length above {MAX_CODE_LENGTH} ({value}) at bit "
+                                 f"{reader.position - 6}")
+        n_zeros = 0
+        while reader.read_bit() == 0:
+            n_zeros += 1
+            if n_zeros > MAX_GAMMA_ZEROS:
+                raise BitstreamError(f"run count too long at bit {reader.position}")
+        run = (1 << n_zeros) | reader.read(n_zeros)
+        if run > alphabet_size - filled:
+            raise BitstreamError(f"run of {run} lengths overflows the alphabet at bit "
+                                 f"{reader.position}")
+        lengths[filled : filled + run] = value
+        filled += run
+    return lengths, reader.position
+
+
+def length_runs_fields(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (codes, bit widths) of the stored table, ready for ``bitstream.pack_codes``.
+
+    Each run of equal lengths becomes two fields: the length in 6 bits, then the run count ``r``
+    in Elias gamma: ``r`` written in ``2 * floor(log2 r) + 1`` bits, i.e. its binary digits after
+    as many zeros as there are digits after the leading 1.
+    """
+    starts = np.flatnonzero(np.r_[True, lengths[1:] != lengths[:-1]])
+    runs = np.diff(np.r_[starts, lengths.size])
+    values = lengths[starts]
+    gamma_widths = 2 * (np.floor(np.log2(runs)).astype(np.int64)) + 1
+    codes = np.column_stack([values, runs]).ravel().astype(np.uint64)
+    widths = np.column_stack([np.full(runs.size, 6), gamma_widths]).ravel().astype(np.uint8)
+    return codes, widths
+
+
+# --------------------------------------------------------------------------------------------
+# Counting
+# --------------------------------------------------------------------------------------------
+@numba.njit(cache=True)
+def _count_kernel(symbols, counts):  # pragma: no cover - compiled
+    for i in range(symbols.shape[0]):
+        counts[symbols[i]] += 1
+
+
+def count_symbols(symbols: np.ndarray, alphabet_size: int, use_numba: bool = True) -> np.ndarray:
+    """Histogram of uint8/uint16 ``symbols``, all ``< alphabet_size`` (checked by the caller).
+
+    ``np.bincount`` (the twin) first converts the symbols to 8-byte integers; the kernel does
+    not, which makes it about 4x faster on 10 MB of bytes.
+    """
+    if not use_numba:
+        return np.bincount(symbols, minlength=alphabet_size).astype(np.int64)
+    counts = np.zeros(alphabet_size, dtype=np.int64)
+    _count_kernel(symbols, counts)
+    return counts
+
+
+# --------------------------------------------------------------------------------------------
+# Huffman's merge, compiled (its readable twin is huffman.build_tree)
+# --------------------------------------------------------------------------------------------
+@numba.njit(cache=True)
+def huffman_depths_kernel(sorted_counts):  # pragma: no cover - compiled
+    """Depth of each leaf of Huffman's tree; ``sorted_counts`` int64 (n >= 2,) ascending.
+
+    The two-queue method (van Leeuwen 1976): parents are created with non-decreasing counts, so
+    a plain queue of them stays sorted, and the two smallest items are always at the front of
+    either the leaf queue or the parent queue. Preferring the leaf on equal counts pops exactly
+    what the heap keyed by (count, age) pops, so the tree has the same depths.
+    """
+    n = sorted_counts.shape[0]
+    parent_counts = np.empty(n - 1, dtype=np.int64)
+    parent_of = np.empty(2 * n - 1, dtype=np.int64)  # nodes: n leaves, then n - 1 parents
+    next_leaf = 0
+    next_parent = 0
+    for new in range(n - 1):
+        total = 0
+        for _ in range(2):
+            if next_leaf < n and (
+                next_parent == new or sorted_counts[next_leaf] <= parent_counts[next_parent]
+            ):
+                parent_of[next_leaf] = n + new
+                total += sorted_counts[next_leaf]
+                next_leaf += 1
+            else:
+                parent_of[n + next_parent] = n + new
+                total += parent_counts[next_parent]
+                next_parent += 1
+        parent_counts[new] = total
+    depth = np.zeros(2 * n - 1, dtype=np.uint8)  # the root, node 2n - 2, has depth 0
+    for node in range(2 * n - 3, -1, -1):  # parents are created after their children
+        depth[node] = depth[parent_of[node]] + 1
+    return depth[:n]
+
+
+# --------------------------------------------------------------------------------------------
+# Dispatch: the compiled kernel or its twin, for validated tables
+# --------------------------------------------------------------------------------------------
+def encode_symbols(symbols, lengths, counts, use_numba: bool = True) -> tuple[bytes, int]:
+    """Pack the codes of ``symbols`` (every used one has a length in 1..32); (bytes, n_bits)."""
+    codes = canonical_codes_from_layout(lengths, canonical_layout(lengths))
+    n_bits = int((counts * lengths).sum())  # known before packing: the kernel writes exactly
+    if not use_numba:
+        return encode_reference(symbols, codes, lengths), n_bits
+    out = np.empty((n_bits + 7) // 8, dtype=np.uint8)
+    n_written = encode_kernel(symbols, codes, lengths, out)
+    assert n_written == out.size, "encode kernel wrote a different number of bytes than planned"
+    return out.tobytes(), n_bits
+
+
+def decode_symbols(data, start_byte, lengths, n_symbols, use_numba: bool = True) -> np.ndarray:
+    """Decode ``n_symbols`` from uint8 ``data[start_byte:]`` with a validated ``lengths`` table.
+
+    Returns uint8 symbols for alphabets up to 256, else uint16. Refuses, before allocating, a
+    count of symbols that the available bits cannot hold (every code word has >= 1 bit).
+    """
+    dtype = np.uint8 if lengths.size <= 256 else np.uint16
+    if n_symbols == 0:
+        return np.zeros(0, dtype=dtype)
+    used_lengths = lengths[lengths > 0]
+    if used_lengths.size == 0:
+        raise BitstreamError(f"{n_symbols} symbols announced but no symbol has a code")
+    shortest = int(used_lengths.min())
+    available_bits = 8 * (data.size - start_byte)
+    if n_symbols * shortest > available_bits:
+        raise BitstreamError(
+            f"{n_symbols} symbols of at least {shortest} bits each cannot fit in the "
+            f"{available_bits} payload bits starting at byte {start_byte}"
+        )
+    out = np.empty(n_symbols, dtype=dtype)
+    if not use_numba:
+        decode_reference(data.tobytes(), start_byte, canonical_layout(lengths), out)
+        return out
+    tables = DecodeTables.from_lengths(lengths)
+    layout = tables.layout
+    status, consumed = decode_kernel(
+        data, start_byte, tables.lookup_bits, tables.lut_symbols, tables.lut_lengths,
+        layout.n_codes, layout.first_code, layout.first_index, layout.sorted_symbols,
+        layout.max_length, out,
+    )
+    if status != OK:
+        raise BitstreamError(
+            f"{STATUS_MESSAGES[status]} in the Huffman payload near byte "
+            f"{start_byte + consumed // 8}"
+        )
+    return out
+
+
+def read_length_table(data, start_bit, alphabet_size, use_numba: bool = True):
+    """The stored code-length table: (lengths uint8 (alphabet_size,), bit where it ends)."""
+    if not use_numba:
+        return read_length_runs_reference(data.tobytes(), start_bit, alphabet_size)
+    lengths = np.zeros(alphabet_size, dtype=np.uint8)
+    status, end_bit = read_length_runs_kernel(data, start_bit, lengths)
+    if status != OK:
+        raise BitstreamError(
+            f"{STATUS_MESSAGES[status]} in the code-length table near byte {end_bit // 8}"
+        )
+    return lengths, end_bit
