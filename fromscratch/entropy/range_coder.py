@@ -52,8 +52,8 @@ them, and raises ``BitstreamError`` if it needs more. A message of certain symbo
 a sign bit and Exp-Golomb (order 0) of the overflow, all as equiprobable bits in the same stream.
 
 Every model comes twice: a compiled kernel and a pure-Python twin (``use_numba=False``) built on
-``RangeEncoder``/``RangeDecoder``, the coder above in a few lines of plain integers (both live in
-``_range_kernels``, imported here); the tests pin the two to equal bytes.
+``RangeEncoder``/``RangeDecoder``, the coder above in a few lines of plain integers (they live in
+``range_engine``, the kernels in ``_range_kernels``); the tests pin the two to equal bytes.
 """
 
 from __future__ import annotations
@@ -63,14 +63,6 @@ from bisect import bisect_right
 import numpy as np
 
 from fromscratch.entropy import _range_kernels as kernels
-from fromscratch.entropy._range_kernels import (
-    TAIL_ALLOWANCE,
-    RangeDecoder,
-    RangeEncoder,
-    decode_escape_reference,
-    encode_escape_reference,
-    raise_for_status,
-)
 from fromscratch.entropy.cdf_tables import (
     CDF_PRECISION,
     INT32_MAX,
@@ -87,6 +79,14 @@ from fromscratch.entropy.cdf_tables import (
     quantize_frequencies,
     symbol_dtype,
     validate_cdf_tables,
+)
+from fromscratch.entropy.range_engine import (
+    TAIL_ALLOWANCE,
+    RangeDecoder,
+    RangeEncoder,
+    decode_escape_reference,
+    encode_escape_reference,
+    raise_for_status,
 )
 
 __all__ = [
