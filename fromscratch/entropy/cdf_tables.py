@@ -102,6 +102,18 @@ def _apportion(weights: np.ndarray, total: int, keep_every_symbol: bool) -> np.n
     return frequencies
 
 
+def _nonnegative_integers(values, name: str) -> np.ndarray:
+    """``values`` as a non-empty 1-D integer array with no negative entry (ValueError if not)."""
+    values = np.asarray(values)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {values.shape}")
+    if not np.issubdtype(values.dtype, np.integer):
+        raise ValueError(f"{name} must have an integer dtype, got {values.dtype}")
+    if values.min() < 0:
+        raise ValueError(f"{name} must be non-negative, got {values.min()}")
+    return values
+
+
 def quantize_frequencies(counts, precision: int = 16) -> np.ndarray:
     """Rescale non-negative integer counts to frequencies summing to exactly ``2**precision``.
 
@@ -129,14 +141,7 @@ def quantize_frequencies(counts, precision: int = 16) -> np.ndarray:
     [1, 0, 1, 254]
     """
     precision = _check_precision(precision)
-    counts = np.asarray(counts)
-    if counts.ndim != 1 or counts.size == 0:
-        raise ValueError(f"counts must be a non-empty 1-D array, got shape {counts.shape}")
-    if not np.issubdtype(counts.dtype, np.integer):
-        raise ValueError(f"counts must have an integer dtype, got {counts.dtype}")
-    if counts.min() < 0:
-        raise ValueError(f"counts must be non-negative, got {counts.min()}")
-    counts = counts.astype(np.int64)
+    counts = _nonnegative_integers(counts, "counts").astype(np.int64)
     # Python-int sum: an int64 sum of huge counts could wrap around before we compare it
     if sum(counts.tolist()) >= _MAX_WEIGHT_TOTAL:
         raise ValueError(f"counts must total less than 2**46, got {sum(counts.tolist())}")
@@ -161,13 +166,7 @@ def cumulative_frequencies(freqs) -> tuple[np.ndarray, int]:
     total : int
         The frequency total the coder divides its range by, at most 2**16.
     """
-    freqs = np.asarray(freqs)
-    if freqs.ndim != 1 or freqs.size == 0:
-        raise ValueError(f"freqs must be a non-empty 1-D array, got shape {freqs.shape}")
-    if not np.issubdtype(freqs.dtype, np.integer):
-        raise ValueError(f"freqs must have an integer dtype, got {freqs.dtype}")
-    if freqs.min() < 0:
-        raise ValueError(f"freqs must be non-negative, got {freqs.min()}")
+    freqs = _nonnegative_integers(freqs, "freqs")
     if freqs.max() > MAX_TOTAL or freqs.sum(dtype=np.int64) > MAX_TOTAL:
         freqs = quantize_frequencies(freqs, _MAX_PRECISION)
     cum_freqs = np.zeros(freqs.size + 1, np.int64)
