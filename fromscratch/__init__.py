@@ -3,7 +3,7 @@
 The two calls most people need::
 
     import fromscratch
-    data = fromscratch.compress(image, codec="raw")     # uint8 (H, W[, 3]) -> bytes
+    data = fromscratch.compress(image, codec="jpeg")    # uint8 (H, W[, 3]) -> bytes
     image = fromscratch.decompress(data)                # bytes -> uint8 array
 
 ``fromscratch.codec_names()`` lists the codecs; the chapters' notebooks (``notebooks/``) build each
@@ -21,8 +21,8 @@ from .codecs import codec_for_data, codec_names, get_codec
 
 __version__ = "0.1.0"
 
-#: The codec ``compress`` uses when none is named (the JPEG chapter makes it "jpeg").
-DEFAULT_CODEC = "raw"
+#: The codec ``compress`` uses when none is named: the book's own baseline JPEG (chapter 2).
+DEFAULT_CODEC = "jpeg"
 
 __all__ = [
     "DEFAULT_CODEC",

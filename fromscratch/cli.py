@@ -99,8 +99,7 @@ def cmd_info(args) -> None:
         image = codec.decode(data)
         pixels = image.shape[0] * image.shape[1]
         channels = 1 if image.ndim == 2 else image.shape[2]
-        print(f"format:   {codec.pillow_format if hasattr(codec, 'pillow_format') else codec.name} "
-              f"(read by codec {codec.name})")
+        print(f"format:   {codec.file_format} (read by codec {codec.name})")
         print(f"image:    {image.shape[1]} x {image.shape[0]} x {channels}")
     print(f"size:     {len(data)} bytes, {8 * len(data) / pixels:.4f} bpp")
 

@@ -135,6 +135,8 @@ class _CodecBase:
     settings: ClassVar[tuple[dict, ...]] = ({},)
     #: One line for tables and `--help`.
     description: ClassVar[str] = ""
+    #: The file format the codec writes, as ``info`` names it.
+    file_format: ClassVar[str] = "fromscratch container"
 
     def __init__(self, **params: Any):
         unknown = sorted(set(params) - set(self.parameters))

@@ -73,6 +73,7 @@ class PillowJpeg(_PillowCodec):
 
     name = "pillow-jpeg"
     pillow_format = "JPEG"
+    file_format = "JPEG (JFIF)"
     description = "JPEG via Pillow/libjpeg-turbo (reference, not from scratch)"
     parameters: ClassVar[dict[str, Parameter]] = {
         "quality": Parameter(75, int, 1, 100, help="IJG quality 1-100"),
@@ -95,6 +96,7 @@ class PillowWebp(_PillowCodec):
 
     name = "pillow-webp"
     pillow_format = "WEBP"
+    file_format = "WebP"
     description = "WebP via Pillow/libwebp (reference, not from scratch)"
     parameters: ClassVar[dict[str, Parameter]] = {
         "quality": Parameter(75, int, 0, 100, help="libwebp quality 0-100"),
@@ -114,6 +116,7 @@ class PillowJpeg2000(_PillowCodec):
 
     name = "pillow-jpeg2000"
     pillow_format = "JPEG2000"
+    file_format = "JPEG 2000 codestream"
     description = "JPEG 2000 via Pillow/OpenJPEG, 9/7 wavelet (reference, not from scratch)"
     parameters: ClassVar[dict[str, Parameter]] = {
         "ratio": Parameter(20.0, float, 1.0, 10000.0, help="target compression ratio"),
@@ -142,6 +145,7 @@ class PillowPng(_PillowCodec):
 
     name = "pillow-png"
     pillow_format = "PNG"
+    file_format = "PNG"
     description = "PNG via Pillow/zlib, lossless (reference, not from scratch)"
     parameters: ClassVar[dict[str, Parameter]] = {
         "compress_level": Parameter(9, int, 0, 9),
