@@ -85,3 +85,18 @@ def test_dct_and_colour_run_on_the_gpu():
     image = np.random.default_rng(4).integers(0, 256, (6, 5, 3), dtype=np.uint8)
     np.testing.assert_array_equal(
         backend.to_numpy(colour.ycbcr_to_rgb(colour.rgb_to_ycbcr(cupy.asarray(image)))), image)
+
+
+@pytest.mark.skipif("cupy" not in backend.available_backends(), reason="needs CuPy and a GPU")
+def test_jpeg_chroma_upsampling_runs_on_the_gpu():
+    import cupy
+
+    from fromscratch.codecs.jpeg import upsample
+
+    plane = np.random.default_rng(5).integers(0, 256, (2, 9, 13)).astype(np.int16)
+    for h, v in ((2, 2), (2, 1), (1, 2), (1, 1)):
+        for fancy in (True, False):
+            on_gpu = upsample.upsample(cupy.asarray(plane), h, v, fancy=fancy)
+            assert isinstance(on_gpu, cupy.ndarray)
+            np.testing.assert_array_equal(backend.to_numpy(on_gpu),
+                                          upsample.upsample(plane, h, v, fancy=fancy))

@@ -16,6 +16,7 @@ from .base import (
     get_codec,
     register,
 )
+from .jpeg import codec as _jpeg_codec  # noqa: F401
 
 __all__ = [
     "Codec",
