@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 import fromscratch
-import fromscratch.codecs.jpeg.codec  # registers "jpeg" (the lead adds it to codecs/__init__)
+from fromscratch import backend
 from fromscratch.codecs import codec_for_data, get_codec
 from fromscratch.codecs.jpeg import _encode_kernels as kernels
-from fromscratch.codecs.jpeg import encoder, markers
+from fromscratch.codecs.jpeg import encoder, markers, tables
 from fromscratch.codecs.jpeg.tables import (
     AC_CHROMINANCE,
     AC_LUMINANCE,
@@ -380,3 +380,27 @@ def test_codec_decodes_its_files_with_the_books_decoder(photo):
         decoded = fromscratch.decompress(data)
         assert decoded.shape == image.shape and decoded.dtype == np.uint8
         assert abs(psnr(image, decoded) - psnr(image, pillow_decode(data))) < 0.1
+
+
+@pytest.mark.skipif("cupy" not in backend.available_backends(), reason="needs CuPy and a GPU")
+def test_pixel_stages_run_on_the_gpu():
+    import cupy
+
+    def close(gpu, cpu):
+        # float32 sums run in another order on the GPU: a value at a rounding boundary may land
+        # one level away, never more, and rarely.
+        difference = np.abs(backend.to_numpy(gpu).astype(np.int64) - cpu.astype(np.int64))
+        assert difference.max() <= 1 and (difference > 0).mean() < 0.005
+
+    image = np.random.default_rng(9).integers(0, 256, (37, 50, 3), dtype=np.uint8)
+    table = tables.quality_scaled(tables.LUMINANCE_QUANT, 75)
+    cpu_planes = encoder.to_planes(image, 16, 16)
+    gpu_planes = encoder.to_planes(cupy.asarray(image), 16, 16)
+    for cpu, gpu in zip(cpu_planes, gpu_planes, strict=True):
+        assert isinstance(gpu, cupy.ndarray)
+        close(gpu, cpu)
+        same_input = cupy.asarray(cpu)
+        np.testing.assert_array_equal(backend.to_numpy(encoder.downsample(same_input, 2, 2)),
+                                      encoder.downsample(cpu, 2, 2))  # integer arithmetic
+        close(encoder.quantized_blocks(encoder.plane_blocks(same_input), table),
+              encoder.quantized_blocks(encoder.plane_blocks(cpu), table))
