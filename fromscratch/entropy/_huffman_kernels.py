@@ -185,6 +185,32 @@ def encode_reference(symbols: np.ndarray, codes: np.ndarray, lengths: np.ndarray
 # --------------------------------------------------------------------------------------------
 # Decoding: bits -> symbols
 # --------------------------------------------------------------------------------------------
+@numba.njit(cache=True, inline="always")
+def refill_bit_buffer(data, position, end, buffer, n_buffered):  # pragma: no cover - compiled
+    """Top a left-aligned 64-bit bit buffer up to >= 56 bits (call it when fewer than 32 remain).
+
+    While 8 bytes remain it reads them at once and keeps the whole bytes that fit (bits beyond
+    ``n_buffered`` are the correct next bits, loaded again next time); near ``end`` it goes byte
+    by byte and feeds zeros past the last byte *without reading memory*, advancing ``position``
+    anyway, so a caller can tell how far past the end it went. Returns
+    ``(buffer, n_buffered, position)``. Shared with the JPEG scan decoder.
+    """
+    if position + 8 <= end:
+        word = np.uint64(0)
+        for k in range(8):  # the next 8 bytes as one big-endian number
+            word = (word << np.uint64(8)) | np.uint64(data[position + k])
+        buffer |= word >> np.uint64(n_buffered)
+        position += (63 - n_buffered) >> 3  # the whole bytes that fit
+        n_buffered |= 56  # = n_buffered + 8 * those bytes, for n_buffered < 32
+    else:
+        while n_buffered <= 56:
+            if position < end:
+                buffer |= np.uint64(data[position]) << np.uint64(56 - n_buffered)
+            position += 1  # past the end: a virtual zero byte, nothing is read
+            n_buffered += 8
+    return buffer, n_buffered, position
+
+
 @numba.njit(cache=True)
 def decode_kernel(
     data, start_byte, lookup_bits, lut_symbols, lut_lengths,
@@ -194,11 +220,9 @@ def decode_kernel(
 
     A 64-bit buffer holds the next ``n_buffered`` bits left-aligned (the next bit is bit 63), so
     peeking is one shift. Whenever fewer than 32 bits remain it is topped up to 56..64 bits, so a
-    code of up to 32 bits never needs a refill halfway. While 8 bytes remain, a refill reads 8
-    bytes at once and keeps the whole bytes that fit (bits beyond ``n_buffered`` are the correct
-    next bits, loaded again by the next refill); near the end it goes byte by byte and feeds
-    zeros past the last byte *without reading memory*, and the consumed bit count is compared
-    with the real one at the end. Returns ``(status, bits consumed from start_byte)``; status is
+    code of up to 32 bits never needs a refill halfway (:func:`refill_bit_buffer`, which feeds
+    zeros past the last byte without reading memory); the consumed bit count is compared with
+    the real one at the end. Returns ``(status, bits consumed from start_byte)``; status is
     ``OK``, ``BAD_CODE`` or ``PAST_END``.
     """
     n_bytes = data.shape[0]
@@ -208,22 +232,11 @@ def decode_kernel(
     peek_shift = np.uint64(64 - lookup_bits)
     for i in range(out.shape[0]):
         if n_buffered < 32:
-            if position + 8 <= n_bytes:
-                word = np.uint64(0)
-                for k in range(8):  # the next 8 bytes as one big-endian number
-                    word = (word << np.uint64(8)) | np.uint64(data[position + k])
-                buffer |= word >> np.uint64(n_buffered)
-                position += (63 - n_buffered) >> 3  # the whole bytes that fit
-                n_buffered |= 56  # n_buffered + 8 * that many bytes, for n_buffered < 32
-            else:
-                while n_buffered <= 56:
-                    if position < n_bytes:
-                        buffer |= np.uint64(data[position]) << np.uint64(56 - n_buffered)
-                    elif position >= n_bytes + 8:
-                        # 8 zero bytes fed and still hungry: certainly past the end
-                        return PAST_END, 8 * (position - start_byte) - n_buffered
-                    position += 1
-                    n_buffered += 8
+            buffer, n_buffered, position = refill_bit_buffer(data, position, n_bytes, buffer,
+                                                             n_buffered)
+            if position > n_bytes + 8:
+                # more than 8 zero bytes fed: certainly past the end
+                return PAST_END, 8 * (position - start_byte) - n_buffered
         peek = buffer >> peek_shift
         length = lut_lengths[peek]
         if length != 0:

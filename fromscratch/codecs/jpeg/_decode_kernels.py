@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ...entropy._huffman_kernels import LOOKUP_BITS, DecodeTables
+from ...entropy._huffman_kernels import LOOKUP_BITS, DecodeTables, refill_bit_buffer
 from .tables import position_lengths
 
 __all__ = ["STATUS_MESSAGES", "HuffmanDecodeTables", "ScanLayout", "decode_scan_kernel",
@@ -141,25 +141,6 @@ class ScanLayout:
 # The compiled kernel
 # --------------------------------------------------------------------------------------------
 @numba.njit(cache=True, inline="always")
-def _refill(data, position, end, buffer, n_buffered):  # pragma: no cover - compiled
-    """Top the buffer up to >= 56 bits; past ``end`` (the interval's last byte) add zeros."""
-    if position + 8 <= end:
-        word = np.uint64(0)
-        for k in range(8):  # the next 8 bytes as one big-endian number
-            word = (word << np.uint64(8)) | np.uint64(data[position + k])
-        buffer |= word >> np.uint64(n_buffered)
-        position += (63 - n_buffered) >> 3  # the whole bytes that fit
-        n_buffered |= 56  # = n_buffered + 8 * those bytes, for n_buffered < 32
-    else:
-        while n_buffered <= 56:
-            if position < end:
-                buffer |= np.uint64(data[position]) << np.uint64(56 - n_buffered)
-            position += 1  # past the end: a virtual zero byte, nothing is read
-            n_buffered += 8
-    return buffer, n_buffered, position
-
-
-@numba.njit(cache=True, inline="always")
 def _decode_symbol(buffer, t, lut_values, lut_lengths, lookup_bits, max_length, n_codes,
                    first_code, first_index, values):  # pragma: no cover - compiled
     """(symbol, code length) of the code at the top of ``buffer``; length 0 = no such code."""
@@ -214,7 +195,7 @@ def decode_scan_kernel(
                         k = 0
                         while k < 64:
                             if n_buffered < 32:
-                                buffer, n_buffered, position = _refill(
+                                buffer, n_buffered, position = refill_bit_buffer(
                                     data, position, end, buffer, n_buffered)
                             t = dc_t if k == 0 else ac_t
                             symbol, length = _decode_symbol(
