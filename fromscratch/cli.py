@@ -24,6 +24,7 @@ from .backend import BackendError
 from .bitstream import BitstreamError
 from .codecs import codec_class, codec_for_data, codec_names, get_codec
 from .data import find_data_dir, kodak_paths, load_image, sample_image, save_image
+from .training import TRAINERS, trainer
 
 __all__ = ["main"]
 
@@ -187,6 +188,10 @@ def cmd_demo(args) -> None:
     _write_outputs(out, rows, bench.summarize(rows), name)
 
 
+def cmd_train(args) -> int:
+    return trainer(args.codec)(args.options)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fromscratch",
@@ -220,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="bench-out")
     p.set_defaults(func=cmd_bench)
 
+    p = sub.add_parser(
+        "train", help="train a learned codec's weights (options: train NAME --help)",
+        add_help=False,
+    )
+    p.add_argument("codec", help="one of: " + ", ".join(TRAINERS))
+    p.add_argument("options", nargs=argparse.REMAINDER, help="passed to the codec's trainer")
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("demo", help="every codec on one sample image: table, images, RD plot")
     p.add_argument("--data", help="folder holding kodak/ and train/ (else FROMSCRATCH_DATA)")
     p.add_argument("--out", default="demo-out")
@@ -231,8 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 bad input, 2 bad command line)."""
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)
     except (CliError, BitstreamError, BackendError, ValueError, OSError) as exc:
         print(f"fromscratch: error: {exc}", file=sys.stderr)
         return 1
-    return 0
+    return status or 0
