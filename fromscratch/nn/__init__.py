@@ -1,0 +1,59 @@
+"""A neural-network core written by hand: modules with explicit forward and backward passes.
+
+Chapter 3 of the book builds it; chapters 4 and 5 extend it with convolutions, GDN and GANs.
+Everything is NumPy (or CuPy, through ``xp``) and every gradient is written out::
+
+    from fromscratch import nn
+
+    net = nn.Sequential(nn.Linear(2, 4, rng=0), nn.Tanh(), nn.Linear(4, 1, rng=1), nn.Sigmoid())
+    loss_fn = nn.MSELoss()
+    opt = nn.SGD(net.parameters(), lr=0.5, momentum=0.9)
+    for step in range(1000):
+        opt.zero_grad()
+        loss = loss_fn(net(x), y)            # forward caches what backward needs
+        net.backward(loss_fn.backward())     # chain rule, last layer first
+        opt.step()
+
+Where things are: :mod:`.module` (Parameter, Module, Sequential: the chain rule),
+:mod:`.functional` (forward/backward pairs), :mod:`.layers`, :mod:`.losses`, :mod:`.init`
+(Xavier/He), :mod:`.optim` (SGD, Adam), :mod:`.schedules`, :mod:`.gradcheck` (finite
+differences) and :mod:`.io` (pickle-free ``.npz`` weight files).
+"""
+
+from __future__ import annotations
+
+from . import functional, init
+from .gradcheck import GradcheckResult, gradcheck, numerical_gradient
+from .io import Weights, WeightsError, load_weights, save_weights
+from .layers import Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from .losses import MSELoss
+from .module import Module, Parameter, Sequential
+from .optim import SGD, Adam, Optimizer
+from .schedules import CosineDecay, StepDecay
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "CosineDecay",
+    "GradcheckResult",
+    "Identity",
+    "LeakyReLU",
+    "Linear",
+    "MSELoss",
+    "Module",
+    "Optimizer",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "StepDecay",
+    "Tanh",
+    "Weights",
+    "WeightsError",
+    "functional",
+    "gradcheck",
+    "init",
+    "load_weights",
+    "numerical_gradient",
+    "save_weights",
+]

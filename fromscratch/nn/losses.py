@@ -1,0 +1,43 @@
+"""Losses: the scalar that training drives down, and where backpropagation starts.
+
+A loss ``L(pred, target)`` ends the forward pass with one number. Backpropagation starts from
+``dL/dL = 1`` and the loss's ``backward`` turns it into ``dL/dpred``, the ``grad_out`` of the
+network's last layer::
+
+    loss = loss_fn.forward(net.forward(x), target)
+    net.backward(loss_fn.backward())          # grad=1.0: d loss / d loss
+
+``backward(grad)`` takes the upstream scalar so a loss can be one term of a larger objective:
+``L = D + lambda R`` backpropagates ``lambda`` into ``R``'s loss (the rate-distortion losses of
+the neural codecs do exactly that).
+
+Mean squared error is the distortion most image codecs report (PSNR is ``10 log10(255^2 / MSE)``)
+and the maximum-likelihood loss for Gaussian noise.
+"""
+
+from __future__ import annotations
+
+from . import functional as F
+from .module import Module
+
+__all__ = ["MSELoss"]
+
+
+class MSELoss(Module):
+    """``mean((pred - target)^2)`` over all elements, like ``torch.nn.MSELoss()``.
+
+    ``forward(pred, target)`` returns a 0-d array on ``pred``'s backend; ``backward(grad=1.0)``
+    returns ``dL/dpred`` (the shape of ``pred``); the target is treated as a constant.
+    """
+
+    def __init__(self):
+        self._cache = None
+
+    def forward(self, pred, target):
+        loss, self._cache = F.mse_forward(pred, target)
+        return loss
+
+    def backward(self, grad=1.0):
+        if self._cache is None:
+            raise RuntimeError("MSELoss.backward called before forward")
+        return F.mse_backward(self._cache, grad)
