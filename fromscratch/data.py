@@ -47,7 +47,7 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The repository's own small images (used when the full sets are not found).
 BUNDLED_DIR = REPO_ROOT / "data"
-_IMAGE_SUFFIXES = (".png", ".ppm", ".bmp", ".tif", ".tiff")
+_IMAGE_SUFFIXES = (".png", ".ppm", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg")
 _noticed: set[str] = set()
 
 

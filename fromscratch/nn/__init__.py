@@ -17,12 +17,17 @@ Everything is NumPy (or CuPy, through ``xp``) and every gradient is written out:
 Where things are: :mod:`.module` (Parameter, Module, Sequential: the chain rule),
 :mod:`.functional` (forward/backward pairs), :mod:`.layers`, :mod:`.losses`, :mod:`.init`
 (Xavier/He), :mod:`.optim` (SGD, Adam), :mod:`.schedules`, :mod:`.gradcheck` (finite
-differences) and :mod:`.io` (pickle-free ``.npz`` weight files).
+differences) and :mod:`.io` (pickle-free ``.npz`` weight files). Chapter 4 adds :mod:`.conv`
+(Conv2d, ConvTranspose2d via im2col), :mod:`.gdn` (GDN, IGDN) and :mod:`.entropy_bottleneck`
+(the learned factorized density that makes the rate differentiable).
 """
 
 from __future__ import annotations
 
 from . import functional, init
+from .conv import Conv2d, ConvTranspose2d
+from .entropy_bottleneck import EntropyBottleneck
+from .gdn import GDN, IGDN
 from .gradcheck import GradcheckResult, gradcheck, numerical_gradient
 from .io import Weights, WeightsError, load_weights, save_weights
 from .layers import Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
@@ -32,9 +37,14 @@ from .optim import SGD, Adam, Optimizer
 from .schedules import CosineDecay, StepDecay
 
 __all__ = [
+    "GDN",
+    "IGDN",
     "SGD",
     "Adam",
+    "Conv2d",
+    "ConvTranspose2d",
     "CosineDecay",
+    "EntropyBottleneck",
     "GradcheckResult",
     "Identity",
     "LeakyReLU",

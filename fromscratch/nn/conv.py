@@ -1,0 +1,401 @@
+"""Convolutions by hand: im2col, one matrix product, and its transpose for the way back.
+
+From multiplying to sliding
+---------------------------
+A fully connected layer gives every output its own weight for every pixel: hopeless for images
+(a 256 x 256 RGB crop has 196,608 inputs). Fukushima's neocognitron (1980) and LeCun's networks
+(1989) used two facts about pictures instead: what matters is *local* (a pixel relates to its
+neighbours), and the same pattern can appear *anywhere*. So one small kernel of ``C x kh x kw``
+weights slides over the image and is applied at every position, with a step (*stride*) ``s``
+and a border of zeros (*padding*) ``p``::
+
+    out[n, f, oh, ow] = b[f] + sum_{c, i, j} w[f, c, i, j] * x[n, c, oh*s + i - p, ow*s + j - p]
+
+    x: (N, C, H, W)   w: (F, C, kh, kw)   b: (F,)   out: (N, F, Ho, Wo),
+    Ho = (H + 2p - kh) // s + 1   (and the same for Wo)
+
+(Deep-learning "convolution" does not flip the kernel: it is a cross-correlation, as in torch.)
+Ballé et al.'s codecs (2016, 2017) stack 5 x 5 convolutions of stride 2: each one halves the
+resolution, so four of them turn a 256 x 256 crop into a 16 x 16 grid of latent vectors.
+
+im2col: a convolution is a matrix product
+-----------------------------------------
+Copy, for every output position, the ``K = C*kh*kw`` input values the kernel sees into one column
+(:func:`~fromscratch.nn._conv_kernels.im2col`); the sum above becomes a product of matrices::
+
+    cols = im2col(x)            (K, N*Ho*Wo)     column n*Ho*Wo + oh*Wo + ow = one patch
+    W    = w.reshape(F, K)      (F, K)           one kernel per row
+    out  = W @ cols + b         (F, N*Ho*Wo)  =  (N, F, Ho, Wo) after moving the image axis first
+
+The copy costs memory (each pixel appears up to ``kh*kw / s^2`` times) but turns the work into
+one large GEMM, which BLAS runs close to the machine's peak (Chellapilla et al. 2006; Caffe).
+(One product for the whole batch rather than one per image: each BLAS call wakes and waits for
+its threads, which on a busy machine costs more than moving the small result into place.)
+
+Backward: the same matrices, transposed
+---------------------------------------
+With the upstream gradient ``dout`` laid out the same way as ``dO`` (F, N*Ho*Wo)::
+
+    dW    = dO @ cols.T         (F, K)         every patch times the gradient it produced
+    db    = dO.sum(axis=1)      (F,)
+    dcols = W.T @ dO            (K, N*Ho*Wo)   the gradient of every copied value
+    dx    = col2im(dcols)       (N, C, H, W)
+
+``col2im`` is the *adjoint* of ``im2col``: a pixel copied into several columns receives the sum
+of their gradients (the chain rule for a value used many times). Done naively, one scattered
+addition per entry, adding those overlaps back costs more than the GEMMs; the compiled kernels do
+it row by row in contiguous runs (see :mod:`~fromscratch.nn._conv_kernels`).
+
+Memory: ``cols`` holds ``C*kh*kw*N*Ho*Wo`` numbers, ``kh*kw/s^2`` times the input (6.25 times at
+5 x 5, stride 2: 105 MB for a batch of 8 x 128 x 64 x 64 in float32). The backward pass writes
+``dcols`` over it once ``dW`` is computed, and the layer modules keep these work arrays from one
+training step to the next: writing into freshly allocated memory page-faults every 4 KiB, and on
+the machines measured that cost more than the copy itself.
+
+The transposed convolution is the backward pass of a convolution
+----------------------------------------------------------------
+A stride-2 convolution maps ``H`` to about ``H/2``; the synthesis transform needs the way back,
+``H/2 -> H``. The linear map that does it is the *transpose* (adjoint) of a strided convolution
+``A``: ``A^T`` spreads every input value over a ``kh x kw`` window of the larger output, stepping
+by ``s`` (Zeiler et al. 2010; Dumoulin & Visin 2016). We already compute ``A^T`` - it is how the
+backward pass maps ``dout`` to ``dx``. So, with ``w`` of shape ``(C_in, C_out, kh, kw)``
+(torch's layout for ``ConvTranspose2d``), ``W = w.reshape(C_in, K)`` and ``K = C_out*kh*kw``::
+
+    forward:   cols = W.T @ X           (K, N*H*W)     X = x as (C_in, N*H*W)
+               out  = col2im(cols) + b  (N, C_out, Ho, Wo),  Ho = (H-1)s - 2p + kh + output_padding
+    backward:  dcols = im2col(dout)     (K, N*H*W)
+               dX = W @ dcols,  dW = X @ dcols.T,  db = dout.sum((0, 2, 3))
+
+The roles of im2col and col2im swap, and the same two kernels serve both layers.
+``output_padding`` (< stride) adds rows and columns at the bottom and right: a stride-2
+convolution maps both 2m and 2m - 1 pixels to m, and it picks which one the transpose returns.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+from ..backend import array_module, get_xp, make_rng
+from ._conv_kernels import batch_first, channels_first, col2im, conv_output_size, im2col, scratch
+from .init import he_normal, xavier_uniform, zeros
+from .module import Module, Parameter
+
+__all__ = [
+    "Conv2d",
+    "ConvTranspose2d",
+    "conv2d_backward",
+    "conv2d_forward",
+    "conv_transpose2d_backward",
+    "conv_transpose2d_forward",
+]
+
+#: ``init=`` choices, as for ``nn.Linear``: He-normal (ReLU/GDN nets) or Xavier-uniform.
+_INIT = {"he": he_normal, "xavier": xavier_uniform}
+
+
+def _pair(value, name: str, low: int) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, Integral) else tuple(value)
+    if len(pair) != 2 or any(int(v) != v or v < low for v in pair):
+        raise ValueError(f"{name} must be an integer >= {low} or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_input(x, w, kind: str):
+    if x.ndim != 4:
+        raise ValueError(f"{kind} takes a batch (N, C, H, W), got shape {tuple(x.shape)}")
+    if w.ndim != 4:
+        raise ValueError(f"{kind} weight must be 4-D, got shape {tuple(w.shape)}")
+    if x.shape[1] != w.shape[1 if kind == "conv2d" else 0]:
+        raise ValueError(f"{kind}: input has {x.shape[1]} channels, weight {tuple(w.shape)} "
+                         f"expects {w.shape[1 if kind == 'conv2d' else 0]}")
+    # the input follows the weights' dtype (float32 unless a gradient check asks for float64)
+    return x.astype(w.dtype, copy=False)
+
+
+# --- convolution ------------------------------------------------------------------------------
+
+
+def conv2d_forward(x, w, b, stride=1, padding=0, *, keep_columns: bool = True, workspace=None):
+    """Cross-correlate a batch with ``F`` kernels (torch's ``conv2d``): im2col, then GEMMs.
+
+    Parameters
+    ----------
+    x : array (N, C, H, W)
+        Cast to ``w``'s dtype.
+    w : array (F, C, kh, kw)
+    b : array (F,) or None
+    stride, padding : int or (int, int)
+    keep_columns : bool
+        Keep the im2col matrix (``C*kh*kw x N*Ho*Wo`` values) in the cache for the backward pass;
+        without it, the backward pass rebuilds it (less memory at inference, more time in training).
+    workspace : dict, optional
+        Work arrays reused between calls (:func:`~fromscratch.nn._conv_kernels.scratch`); the
+        cached columns live in it, valid until the next call with the same workspace.
+
+    Returns
+    -------
+    out : array (N, F, Ho, Wo), ``Ho = (H + 2*ph - kh) // sh + 1``
+    cache : dict for :func:`conv2d_backward`
+    """
+    x = _check_input(x, w, "conv2d")
+    xp = array_module(x)
+    stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
+    n, c, h, width = x.shape
+    f, _, kh, kw = w.shape
+    out_size = (conv_output_size(h, kh, stride[0], padding[0]),
+                conv_output_size(width, kw, stride[1], padding[1]))
+    if min(out_size) < 1:
+        raise ValueError(f"conv2d: kernel {kh}x{kw} does not fit input {h}x{width} padded by "
+                         f"{padding}")
+    positions = out_size[0] * out_size[1]
+    cols = scratch(workspace, "cols", (c * kh * kw, n * positions), x.dtype, xp)
+    im2col(x, (kh, kw), stride, padding, out_size, out=cols)       # (K, N*Ho*Wo)
+    out_flat = scratch(workspace, "out", (f, n * positions), x.dtype, xp)
+    xp.matmul(w.reshape(f, -1), cols, out=out_flat)                # (F, N*Ho*Wo)
+    out = batch_first(out_flat, n, *out_size, bias=b)              # (N, F, Ho, Wo)
+    cache = {"x": x, "w": w, "has_bias": b is not None, "stride": stride, "padding": padding,
+             "out_shape": out.shape, "cols": cols if keep_columns else None,
+             "workspace": workspace}
+    return out, cache
+
+
+def conv2d_backward(dout, cache):
+    """Gradients of :func:`conv2d_forward`: ``(dx, dw, db)`` (``db`` is None without a bias).
+
+    ``dw = dO @ cols.T``, ``db = dO.sum(1)``, ``dx = col2im(W.T @ dO)`` with ``dO`` the upstream
+    gradient as (F, N*Ho*Wo); see the module docstring.
+    """
+    x, w, stride, padding = cache["x"], cache["w"], cache["stride"], cache["padding"]
+    out_shape, workspace = cache["out_shape"], cache["workspace"]
+    xp = array_module(dout)
+    f, _, kh, kw = w.shape
+    out_size = tuple(out_shape[2:])
+    if tuple(dout.shape) != tuple(out_shape):
+        raise ValueError(f"conv2d_backward: gradient shape {tuple(dout.shape)} does not match "
+                         f"the output of the forward pass")
+    cols = cache["cols"]
+    if cols is None:  # not kept by the forward pass, or used up by an earlier backward pass
+        n, c = x.shape[:2]
+        cols = im2col(x, (kh, kw), stride, padding, out_size,
+                      out=scratch(workspace, "cols", (c * kh * kw, n * out_size[0] * out_size[1]),
+                                   w.dtype, xp))
+    dout = dout.astype(w.dtype, copy=False)
+    dout_flat = channels_first(                                   # (F, N*Ho*Wo)
+        dout, scratch(workspace, "dout", (f, cols.shape[1]), w.dtype, xp))
+    dw = xp.matmul(dout_flat, cols.T).reshape(w.shape)
+    db = dout_flat.sum(axis=1) if cache["has_bias"] else None
+    # cols is not needed any more: dcols, of the same shape, overwrites it (half the memory)
+    cache["cols"] = None
+    dcols = xp.matmul(w.reshape(f, -1).T, dout_flat, out=cols)     # (K, N*Ho*Wo)
+    dx = col2im(dcols, x.shape, (kh, kw), stride, padding, out_size)
+    return dx, dw, db
+
+
+# --- transposed convolution ----------------------------------------------------------------------
+
+
+def conv_transpose_output_size(size: int, kernel: int, stride: int, padding: int,
+                               output_padding: int) -> int:
+    """``(size - 1)*stride - 2*padding + kernel + output_padding`` (torch's formula)."""
+    return (size - 1) * stride - 2 * padding + kernel + output_padding
+
+
+def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
+                             workspace=None):
+    """The adjoint of a strided convolution (torch's ``conv_transpose2d``): GEMM, then col2im.
+
+    Parameters
+    ----------
+    x : array (N, C_in, H, W)
+        Cast to ``w``'s dtype.
+    w : array (C_in, C_out, kh, kw)
+        torch's layout: the weight of the convolution ``C_out -> C_in`` that this layer transposes.
+    b : array (C_out,) or None
+    stride, padding, output_padding : int or (int, int)
+        ``output_padding < stride`` extra rows/columns at the bottom/right of the output.
+    workspace : dict, optional
+        Work arrays reused between calls (:func:`~fromscratch.nn._conv_kernels.scratch`).
+
+    Returns
+    -------
+    out : array (N, C_out, Ho, Wo), ``Ho = (H - 1)*sh - 2*ph + kh + oph``
+    cache : tuple for :func:`conv_transpose2d_backward`
+    """
+    x = _check_input(x, w, "conv_transpose2d")
+    xp = array_module(x)
+    stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
+    output_padding = _pair(output_padding, "output_padding", 0)
+    if output_padding[0] >= stride[0] or output_padding[1] >= stride[1]:
+        raise ValueError(f"output_padding {output_padding} must be smaller than stride {stride}")
+    n, c_in, h, width = x.shape
+    _, c_out, kh, kw = w.shape
+    image_shape = (n, c_out,
+                   conv_transpose_output_size(h, kh, stride[0], padding[0], output_padding[0]),
+                   conv_transpose_output_size(width, kw, stride[1], padding[1],
+                                              output_padding[1]))
+    if min(image_shape[2:]) < 1:
+        raise ValueError(f"conv_transpose2d: padding {padding} removes the whole {h}x{width} "
+                         f"output")
+    x_flat = channels_first(x)                                     # (C_in, N*H*W), a copy
+    cols = scratch(workspace, "cols", (c_out * kh * kw, n * h * width), x.dtype, xp)
+    xp.matmul(w.reshape(c_in, -1).T, x_flat, out=cols)              # (K, N*H*W)
+    out = col2im(cols, image_shape, (kh, kw), stride, padding, (h, width))
+    if b is not None:
+        out += b.reshape(1, c_out, 1, 1)
+    cache = (x_flat, x.shape, out.shape, w, b is not None, stride, padding, workspace)
+    return out, cache
+
+
+def conv_transpose2d_backward(dout, cache):
+    """Gradients of :func:`conv_transpose2d_forward`: ``(dx, dw, db)`` (``db`` None without bias).
+
+    ``dcols = im2col(dout)``; ``dX = W @ dcols``, ``dW = X @ dcols.T`` (the forward pass of a
+    convolution and its weight gradient, with the roles swapped).
+    """
+    x_flat, x_shape, out_shape, w, has_bias, stride, padding, workspace = cache
+    xp = array_module(dout)
+    n, c_in, h, width = x_shape
+    kh, kw = w.shape[2:]
+    if tuple(dout.shape) != tuple(out_shape):
+        raise ValueError(f"conv_transpose2d_backward: gradient shape {tuple(dout.shape)} does "
+                         f"not match the output of the forward pass")
+    dout = dout.astype(w.dtype, copy=False)
+    dcols = scratch(workspace, "cols", (w.shape[1] * kh * kw, n * h * width), w.dtype, xp)
+    im2col(dout, (kh, kw), stride, padding, (h, width), out=dcols)  # (K, N*H*W)
+    dx_flat = scratch(workspace, "dx", (c_in, n * h * width), w.dtype, xp)
+    xp.matmul(w.reshape(c_in, -1), dcols, out=dx_flat)              # (C_in, N*H*W)
+    dx = batch_first(dx_flat, n, h, width)
+    dw = xp.matmul(x_flat, dcols.T).reshape(w.shape)
+    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    return dx, dw, db
+
+
+# --- modules -------------------------------------------------------------------------------------
+
+
+class _ConvBase(Module):
+    """Shared parameter set-up of :class:`Conv2d` and :class:`ConvTranspose2d`."""
+
+    def _init_parameters(self, weight_shape, bias_channels, bias, init, rng, dtype, xp):
+        if init not in _INIT:
+            raise ValueError(f"init must be 'he' or 'xavier', got {init!r}")
+        xp = get_xp() if xp is None else xp
+        # fans are read from the shape as (dim0, dim1, kh, kw), as torch does for both layers
+        self.weight = Parameter(_INIT[init](weight_shape, make_rng(rng), dtype=dtype, xp=xp),
+                                "weight")
+        self.bias = Parameter(zeros((bias_channels,), dtype, xp), "bias") if bias else None
+        self._cache = None
+        self._workspace = {}  # scratch buffers reused from call to call (not parameters)
+
+    def _scratch_space(self):
+        # Training reuses the big work arrays from step to step; at inference (eval mode) they
+        # are freed after each call, so a model applied to large images does not hold them.
+        return self._workspace if self.training else None
+
+    def _accumulate(self, dw, db):
+        self.weight.grad += dw
+        if self.bias is not None:
+            self.bias.grad += db
+
+    def _require_cache(self):
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return self._cache
+
+
+class Conv2d(_ConvBase):
+    """2-D convolution layer (torch's ``nn.Conv2d`` layout, names and output size).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (int, int)
+    stride, padding : int or (int, int)
+    bias : bool
+        Learned bias, initialised to zero.
+    init : {"he", "xavier"}
+        He-normal or Xavier-uniform with ``fan_in = in*kh*kw`` (:mod:`fromscratch.nn.init`).
+    rng : int, numpy.random.Generator or None
+    dtype : str
+        ``"float32"`` by default.
+    xp : module, optional
+        Array module of the parameters (default: the current backend).
+
+    Attributes
+    ----------
+    weight : Parameter (out_channels, in_channels, kh, kw)
+    bias : Parameter (out_channels,) or None
+
+    In training mode the layer keeps its im2col matrix and other work arrays between calls and
+    reuses them (allocating tens of megabytes afresh at every step costs more than filling
+    them). In evaluation mode nothing is kept after ``forward`` (the backward pass, if called
+    anyway, rebuilds the columns): inference on a large image does not hold them in memory.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0,
+                 bias: bool = True, init: str = "he", rng=None, dtype="float32", xp=None):
+        kh, kw = _pair(kernel_size, "kernel_size", 1)
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = (kh, kw)
+        self.stride, self.padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
+        self._init_parameters((self.out_channels, self.in_channels, kh, kw), self.out_channels,
+                              bias, init, rng, dtype, xp)
+
+    def forward(self, x):
+        b = None if self.bias is None else self.bias.data
+        out, self._cache = conv2d_forward(x, self.weight.data, b, self.stride, self.padding,
+                                          keep_columns=self.training,
+                                          workspace=self._scratch_space())
+        return out
+
+    def backward(self, grad_out):
+        dx, dw, db = conv2d_backward(grad_out, self._require_cache())
+        self._accumulate(dw, db)
+        return dx
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+
+
+class ConvTranspose2d(_ConvBase):
+    """Transposed 2-D convolution layer (torch's ``nn.ConvTranspose2d`` layout and output size).
+
+    Parameters are those of :class:`Conv2d` plus ``output_padding`` (int or pair, < stride). The
+    weight is ``(in_channels, out_channels, kh, kw)``, as in torch; He/Xavier fans are read from
+    that shape as torch does (``fan_in = out_channels*kh*kw``).
+
+    Output size: ``Ho = (H - 1)*stride - 2*padding + kh + output_padding``; with kernel 5,
+    stride 2, padding 2 and output_padding 1 it exactly doubles ``H`` (Ballé's synthesis).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0,
+                 output_padding=0, bias: bool = True, init: str = "he", rng=None,
+                 dtype="float32", xp=None):
+        kh, kw = _pair(kernel_size, "kernel_size", 1)
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = (kh, kw)
+        self.stride, self.padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
+        self.output_padding = _pair(output_padding, "output_padding", 0)
+        if self.output_padding[0] >= self.stride[0] or self.output_padding[1] >= self.stride[1]:
+            raise ValueError(f"output_padding {self.output_padding} must be smaller than stride "
+                             f"{self.stride}")
+        self._init_parameters((self.in_channels, self.out_channels, kh, kw), self.out_channels,
+                              bias, init, rng, dtype, xp)
+
+    def forward(self, x):
+        b = None if self.bias is None else self.bias.data
+        out, self._cache = conv_transpose2d_forward(x, self.weight.data, b, self.stride,
+                                                    self.padding, self.output_padding,
+                                                    workspace=self._scratch_space())
+        return out
+
+    def backward(self, grad_out):
+        dx, dw, db = conv_transpose2d_backward(grad_out, self._require_cache())
+        self._accumulate(dw, db)
+        return dx
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, "
+                f"output_padding={self.output_padding}, bias={self.bias is not None}")
