@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from . import DEFAULT_CODEC, bench, container
+from ._files import default_file_mode
 from .backend import BackendError
 from .bitstream import BitstreamError
 from .codecs import codec_class, codec_for_data, codec_names, get_codec
@@ -39,6 +40,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ._files import default_file_mode
 from .backend import make_rng, to_numpy
 
 __all__ = [
@@ -83,6 +84,7 @@ def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             Image.fromarray(image).save(handle, format=pil_format)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

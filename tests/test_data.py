@@ -95,3 +95,16 @@ def test_random_crops_are_reproducible_and_in_bounds(fake_data):
         assert found
     with pytest.raises(ValueError):
         data.random_crops(100, 1)  # larger than every training image
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    import os
+
+    from fromscratch import nn
+
+    umask = os.umask(0)
+    os.umask(umask)
+    data.save_image(tmp_path / "a.png", np.zeros((2, 2), np.uint8))
+    nn.save_weights(tmp_path / "w.npz", {"a": np.zeros(2)}, {})
+    for name in ("a.png", "w.npz"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import default_file_mode
 from ..backend import to_numpy
 
 __all__ = ["Weights", "WeightsError", "load_weights", "save_weights"]
@@ -110,6 +111,7 @@ def save_weights(path, module_or_state, hyperparams: dict, *, extra=None) -> Non
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)  # a file object: numpy does not append ".npz" to the name
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
