@@ -4,7 +4,15 @@ Importing this package imports every codec module, which fills the registry. A c
 codec by writing ``codecs/<name>.py`` with a ``@register``-ed class and importing it below.
 """
 
-from . import dpcm_huffman, pillow_reference, raw  # noqa: F401  (imported to register them)
+from . import (  # noqa: F401  (imported to register them)
+    balle2017,
+    dpcm_huffman,
+    mlp1987,
+    mlp_predictive,
+    patch_linear,
+    pillow_reference,
+    raw,
+)
 from .base import (
     Codec,
     ContainerCodec,

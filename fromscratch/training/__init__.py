@@ -18,6 +18,7 @@ import importlib
 TRAINERS: dict[str, str] = {
     "mlp1987": "mlp1987",
     "mlp-predictive": "mlp_predictive",
+    "balle2017": "balle2017",
 }
 
 
