@@ -54,6 +54,13 @@ def test_gradcheck_mse_loss_checks_prediction_only():
     assert set(result.errors) == {"input0"}
 
 
+def test_gradcheck_l1_loss_away_from_its_kink():
+    pred, target = _randn((3, 4), 0), _randn((3, 4), 1)  # |pred - target| >> eps everywhere
+    result = nn.gradcheck(nn.L1Loss(), [pred, target])
+    assert result.ok, str(result)
+    assert set(result.errors) == {"input0"}
+
+
 def test_gradcheck_network_and_functional_pair():
     net = nn.Sequential(nn.Linear(3, 6, rng=0), nn.Tanh(), nn.Linear(6, 2, rng=1), nn.Sigmoid())
     assert nn.gradcheck(net, [_randn((5, 3))]).ok
@@ -143,6 +150,17 @@ def test_mse_matches_torch():
     assert loss.shape == ()
     assert float(loss) == pytest.approx(loss_t.item(), rel=1e-12)
     np.testing.assert_allclose(loss_fn.backward(2.5), pt.grad.numpy(), rtol=1e-12)
+
+
+def test_l1_matches_torch():
+    torch = pytest.importorskip("torch")
+    pred, target = _randn((4, 3, 2), 3), _randn((4, 3, 2), 4)
+    pt = torch.from_numpy(pred).requires_grad_(True)
+    loss_t = torch.nn.L1Loss()(pt, torch.from_numpy(target))
+    (0.5 * loss_t).backward()
+    loss_fn = nn.L1Loss()
+    assert float(loss_fn(pred, target)) == pytest.approx(loss_t.item(), rel=1e-12)
+    np.testing.assert_allclose(loss_fn.backward(0.5), pt.grad.numpy(), rtol=1e-12)
 
 
 def test_sigmoid_is_stable_for_large_inputs():

@@ -31,7 +31,7 @@ from .gdn import GDN, IGDN
 from .gradcheck import GradcheckResult, gradcheck, numerical_gradient
 from .io import Weights, WeightsError, load_weights, save_weights
 from .layers import Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
-from .losses import MSELoss
+from .losses import L1Loss, MSELoss
 from .module import Module, Parameter, Sequential
 from .optim import SGD, Adam, Optimizer
 from .schedules import CosineDecay, StepDecay
@@ -47,6 +47,7 @@ __all__ = [
     "EntropyBottleneck",
     "GradcheckResult",
     "Identity",
+    "L1Loss",
     "LeakyReLU",
     "Linear",
     "MSELoss",

@@ -32,6 +32,8 @@ from __future__ import annotations
 from ..backend import array_module
 
 __all__ = [
+    "l1_backward",
+    "l1_forward",
     "leaky_relu_backward",
     "leaky_relu_forward",
     "linear_backward",
@@ -167,3 +169,28 @@ def mse_backward(cache, grad=1.0):
     """``dL/dpred = grad * 2 (pred - target) / N``; ``grad`` is ``dL_total / dL`` (a scalar)."""
     diff, n = cache
     return diff * (2.0 / n) * grad
+
+
+def l1_forward(pred, target):
+    """Mean absolute error over all ``N`` elements, ``L = mean(|pred - target|)``.
+
+    The loss of a Laplacian noise model: prediction residuals of images are close to Laplacian,
+    whose entropy grows with ``log E|e|``, so lossless predictors train on it (``mlp-predictive``).
+
+    Returns
+    -------
+    loss : 0-d array (same backend and dtype as ``pred``)
+    cache : tuple ``(diff, N)`` with ``diff = pred - target``
+    """
+    xp = array_module(pred, target)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred shape {pred.shape} differs from target shape {target.shape}")
+    diff = pred - target
+    return xp.asarray(xp.mean(xp.abs(diff)), dtype=diff.dtype), (diff, diff.size)
+
+
+def l1_backward(cache, grad=1.0):
+    """``dL/dpred = grad * sign(pred - target) / N`` (the subgradient 0 where they are equal)."""
+    diff, n = cache
+    xp = array_module(diff)
+    return xp.sign(diff) * (grad / n)

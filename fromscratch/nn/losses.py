@@ -12,7 +12,8 @@ network's last layer::
 the neural codecs do exactly that).
 
 Mean squared error is the distortion most image codecs report (PSNR is ``10 log10(255^2 / MSE)``)
-and the maximum-likelihood loss for Gaussian noise.
+and the maximum-likelihood loss for Gaussian noise; mean absolute error is the one for Laplacian
+noise, the shape of prediction residuals, which is why lossless predictors train on it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 from . import functional as F
 from .module import Module
 
-__all__ = ["MSELoss"]
+__all__ = ["L1Loss", "MSELoss"]
 
 
 class MSELoss(Module):
@@ -41,3 +42,19 @@ class MSELoss(Module):
         if self._cache is None:
             raise RuntimeError("MSELoss.backward called before forward")
         return F.mse_backward(self._cache, grad)
+
+
+class L1Loss(MSELoss):
+    """``mean(|pred - target|)`` over all elements, like ``torch.nn.L1Loss()``.
+
+    Same interface as :class:`MSELoss`; at ``pred == target`` the gradient is 0 (a subgradient).
+    """
+
+    def forward(self, pred, target):
+        loss, self._cache = F.l1_forward(pred, target)
+        return loss
+
+    def backward(self, grad=1.0):
+        if self._cache is None:
+            raise RuntimeError("L1Loss.backward called before forward")
+        return F.l1_backward(self._cache, grad)

@@ -123,11 +123,7 @@ def codec_state(nets: list[PredictorNet]) -> dict[str, np.ndarray]:
     return state
 
 
-def _loss_and_grad(pred, target, kind: str):
-    diff = pred - target
-    if kind == "mse":
-        return float((diff * diff).mean()), 2.0 * diff / diff.size
-    return float(np.abs(diff).mean()), np.sign(diff) / diff.size
+LOSSES = {"l1": nn.L1Loss, "mse": nn.MSELoss}
 
 
 def train(model: PredictorNets, samples, *, steps: int, batch: int, lr: float, loss: str, rng,
@@ -136,6 +132,7 @@ def train(model: PredictorNets, samples, *, steps: int, batch: int, lr: float, l
     optimizer = nn.Adam(model.parameters(), lr=lr)
     schedule = nn.CosineDecay(optimizer, steps, min_lr=lr / 100, warmup_steps=max(1, steps // 50))
     losses = []
+    loss_fn = LOSSES[loss]()
     bar = tqdm(range(steps), desc="mlp-predictive", disable=not progress)
     for _ in bar:
         optimizer.zero_grad()
@@ -143,8 +140,8 @@ def train(model: PredictorNets, samples, *, steps: int, batch: int, lr: float, l
         for k, (inputs, targets) in enumerate(samples):
             pick = rng.integers(0, len(inputs), batch)
             pred = model.forward_channel(k, inputs[pick])
-            value, grad = _loss_and_grad(pred, targets[pick], loss)
-            model.backward_channel(k, grad.astype(np.float32))
+            value = float(loss_fn.forward(pred, targets[pick]))
+            model.backward_channel(k, loss_fn.backward().astype(np.float32))
             total += value
         optimizer.step()
         schedule.step()
