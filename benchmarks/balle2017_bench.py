@@ -1,0 +1,145 @@
+"""Chapter 4 on Kodak: ``balle2017`` beside JPEG, WebP and JPEG 2000, with real bytes and estimates.
+
+    python benchmarks/balle2017_bench.py [--images N] [--weights FILE ...] [--data DIR]
+
+One run codes every Kodak image with every trained model (the shipped
+``data/weights/balle2017_q*.npz``, or the files given with ``--weights``, ordered by their lambda)
+and with our ``jpeg``, Pillow JPEG, WebP and JPEG 2000, then reports
+
+* the RD table (mean bpp, PSNR, MS-SSIM, encode/decode ms) and BD-rates against Pillow JPEG,
+* per image and model: the real stream size beside the entropy model's estimate
+  ``-sum(log2 p)`` (they should agree within 1 %),
+* the training speed of the model's shape on this machine (steps per second, ``--train-steps``).
+
+Writes ``benchmarks/results/balle2017_bench.{csv,png}`` and ``balle2017_estimates.csv``; the
+published curves of ``../shared/reference`` (CompressAI's ``bmshj2018-factorized``) are drawn
+dotted beside ours and labelled as published.
+"""
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from fromscratch import bench, metrics, nn
+from fromscratch.codecs import balle2017
+from fromscratch.codecs.balle2017_model import Balle2017, RateDistortionLoss
+from fromscratch.data import kodak_paths, load_image
+
+REFERENCES = ("jpeg", "pillow-jpeg", "pillow-webp", "pillow-jpeg2000")
+PUBLISHED = ("jpeg (Pillow 4:2:0)", "compressai bmshj2018-factorized (MSE)")
+
+
+def use_weight_files(files: list[str]) -> Path:
+    """Copy ``files`` into a temporary weights folder as quality 1, 2, ... by rising lambda."""
+    folder = Path(tempfile.mkdtemp(prefix="balle2017-weights-"))
+    ordered = sorted(files, key=lambda f: nn.load_weights(f).hyperparams["lmbda"])
+    for quality, path in enumerate(ordered, start=1):
+        shutil.copy(path, folder / f"balle2017_q{quality}.npz")
+    balle2017.WEIGHTS_DIR = folder
+    return folder
+
+
+def estimates(images, qualities) -> list[dict]:
+    """Real payload bits against the density's estimate, per image and quality."""
+    rows = []
+    for quality in qualities:
+        loaded = balle2017.Balle2017Codec(quality=quality).model()
+        for name, image in images:
+            symbols = loaded.symbols(loaded.analysis(image))
+            payload = balle2017.Balle2017Codec(quality=quality).encode_payload(image)
+            estimate = loaded.estimated_bits(symbols)
+            rows.append({"quality": quality, "lmbda": loaded.hyperparams["lmbda"],
+                         "image": name, "payload_bits": 8 * len(payload),
+                         "estimated_bits": round(estimate, 1),
+                         "ratio": round(8 * len(payload) / estimate, 5)})
+    return rows
+
+
+def training_speed(n: int, m: int, steps: int, crop: int = 128, batch: int = 8) -> float:
+    """Steps per second of one training step (forward, loss, backward, Adam) on random crops."""
+    model = Balle2017(n, m, rng=0)
+    optimizer = nn.Adam(model.parameters(), lr=1e-4)
+    loss = RateDistortionLoss(0.01)
+    x = np.random.default_rng(0).uniform(0, 1, (batch, 3, crop, crop)).astype(np.float32)
+    for i in range(steps + 1):
+        if i == 1:  # the first step compiles the Numba kernels
+            start = time.perf_counter()
+        model.zero_grad()
+        loss.forward(*model.forward(x), x)
+        model.backward(*loss.backward())
+        optimizer.step()
+    return steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=24, help="first N Kodak images")
+    parser.add_argument("--weights", nargs="*", help="weight files to use instead of the shipped")
+    parser.add_argument("--train-steps", type=int, default=5, help="0: skip the speed test")
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    args = parser.parse_args()
+
+    if args.weights:
+        use_weight_files(args.weights)
+    qualities = balle2017.available_qualities()
+    if not qualities:
+        raise SystemExit("no balle2017 weights: train them (python -m fromscratch train "
+                         "balle2017) or pass --weights")
+    images = [(p.stem, load_image(p)) for p in kodak_paths(args.data)[: args.images]]
+    rows = bench.rd_curve("balle2017", images, [{"quality": q} for q in qualities])
+    for codec in REFERENCES:
+        rows += bench.rd_curve(codec, images)
+    summary = bench.summarize(rows)
+    print(f"{len(images)} Kodak image(s)")
+    print(bench.format_table(summary))
+
+    anchor = [s for s in summary if s["codec"] == "pillow-jpeg"]
+    print("\nBD-rate / BD-PSNR against Pillow JPEG (PSNR, pchip; negative = fewer bits):")
+    for codec in ("balle2017", "jpeg", "pillow-webp", "pillow-jpeg2000"):
+        test = [s for s in summary if s["codec"] == codec]
+        curves = ([s["bpp"] for s in anchor], [s["psnr"] for s in anchor],
+                  [s["bpp"] for s in test], [s["psnr"] for s in test])
+        try:
+            print(f"  {codec:16s} {metrics.bd_rate(*curves):+7.1f} %   "
+                  f"{metrics.bd_psnr(*curves):+6.2f} dB")
+        except ValueError as exc:
+            print(f"  {codec:16s} not defined: {exc}")
+
+    estimate_rows = estimates(images, qualities)
+    ratios = np.array([r["ratio"] for r in estimate_rows])
+    print(f"\nreal stream / estimated bits over {len(estimate_rows)} codings: mean "
+          f"{ratios.mean():.4f}, range {ratios.min():.4f} .. {ratios.max():.4f}")
+
+    loaded = balle2017.Balle2017Codec(quality=qualities[0]).model()
+    if args.train_steps:
+        speed = training_speed(loaded.model.n, loaded.model.m, args.train_steps)
+        print(f"training speed, N={loaded.model.n} M={loaded.model.m}, 8 x 128^2 crops: "
+              f"{speed:.2f} steps/s on this machine")
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    bench.save_csv(summary, out / "balle2017_bench.csv")
+    bench.save_csv(estimate_rows, out / "balle2017_estimates.csv")
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    for ax, metric in zip(axes, ("psnr", "ms_ssim"), strict=True):
+        published = {name: curve for name, curve in bench.load_published(metric=metric).items()
+                     if name in PUBLISHED}
+        bench.plot_rd(summary, metric, ax=ax, published=published,
+                      title=f"{metric.upper()}, {len(images)} Kodak images")
+        ax.set_xlim(0, 1.6)
+    fig.tight_layout()
+    fig.savefig(out / "balle2017_bench.png", dpi=110)
+    print(f"wrote {out / 'balle2017_bench.csv'}, balle2017_estimates.csv, balle2017_bench.png")
+
+
+if __name__ == "__main__":
+    main()
