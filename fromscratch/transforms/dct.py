@@ -13,7 +13,7 @@ coefficients and still control the pixel error.
 
 Images are 2-D, and the 2-D DCT is *separable*: transform every row, then every column, i.e.
 ``Y = C B C.T`` for a block ``B``. This module cuts an image plane into 8 x 8 blocks, transforms
-all of them at once with two matrix products (``einsum`` over a (rows, cols, 8, 8) array), and
+all of them at once with two matrix products (broadcast over a (rows, cols, 8, 8) array), and
 back. ``xp`` may be NumPy or CuPy: the code only uses functions both provide.
 
 The 64 *basis images* ``C[u].T @ C[v]`` are what each coefficient adds to the block; JPEG's
@@ -73,7 +73,7 @@ def dct_blocks(blocks):
     xp = array_module(blocks)
     dtype = blocks.dtype if blocks.dtype in (xp.float32, xp.float64) else xp.float64
     c = dct_matrix(blocks.shape[-1], xp, dtype)
-    return xp.einsum("ij,...jk,lk->...il", c, blocks.astype(dtype, copy=False), c)
+    return c @ blocks.astype(dtype, copy=False) @ c.T  # broadcast over the leading axes
 
 
 def idct_blocks(coefficients):
@@ -81,7 +81,7 @@ def idct_blocks(coefficients):
     xp = array_module(coefficients)
     dtype = coefficients.dtype if coefficients.dtype in (xp.float32, xp.float64) else xp.float64
     c = dct_matrix(coefficients.shape[-1], xp, dtype)
-    return xp.einsum("ji,...jk,kl->...il", c, coefficients.astype(dtype, copy=False), c)
+    return c.T @ coefficients.astype(dtype, copy=False) @ c
 
 
 def basis_images(n: int = BLOCK) -> np.ndarray:
