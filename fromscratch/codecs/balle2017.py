@@ -36,6 +36,7 @@ from .. import backend, nn
 from ..bitstream import BitstreamError
 from ..entropy import range_coder
 from ..entropy.cdf_tables import validate_cdf_tables
+from ..nn.entropy_bottleneck import likelihood_forward
 from .balle2017_model import STRIDE, Balle2017
 from .base import ContainerCodec, Parameter, register
 
@@ -115,17 +116,8 @@ class LoadedModel:
         values = (symbols + self.medians[:, None, None]).astype(np.float64)
         host = [[p.data.astype(np.float64) for p in group]
                 for group in (eb.matrices, eb.biases, eb.factors)]
-        likelihood, _ = _likelihood(values.reshape(values.shape[0], 1, -1), host)
+        likelihood, _ = likelihood_forward(values.reshape(values.shape[0], 1, -1), *host)
         return float(-np.log2(np.maximum(likelihood, eb.likelihood_bound)).sum())
-
-
-def _likelihood(values, host_params):
-    from ..nn.entropy_bottleneck import _sigmoid, logits_forward
-
-    upper, _ = logits_forward(values + 0.5, *host_params)
-    lower, _ = logits_forward(values - 0.5, *host_params)
-    sign = np.where(upper + lower > 0, -1.0, 1.0)
-    return np.abs(_sigmoid(np, sign * upper) - _sigmoid(np, sign * lower)), None
 
 
 @functools.lru_cache(maxsize=8)

@@ -60,7 +60,7 @@ import numpy as np
 from ..backend import array_module, get_xp, make_rng, to_numpy
 from .module import Module, Parameter
 
-__all__ = ["EntropyBottleneck", "logits_backward", "logits_forward"]
+__all__ = ["EntropyBottleneck", "likelihood_forward", "logits_backward", "logits_forward"]
 
 LIKELIHOOD_BOUND = 1e-9
 
@@ -131,6 +131,20 @@ def logits_backward(dlogits, cache):
     return grad, dmatrices[::-1], dbiases[::-1], dfactors[::-1]
 
 
+def likelihood_forward(values, matrices, biases, factors):
+    """``p(x) = c(x + 1/2) - c(x - 1/2)`` for values (C, 1, n), computed stably (no lower bound).
+
+    Returns ``(likelihood, cache)``; the cache holds what the gradients need (see the module
+    docstring: ``dp/du = sigmoid'(s u)``, ``dp/dl = -sigmoid'(s l)``).
+    """
+    xp = array_module(values)
+    upper, cache_u = logits_forward(values + 0.5, matrices, biases, factors)
+    lower, cache_l = logits_forward(values - 0.5, matrices, biases, factors)
+    sign = xp.where(upper + lower > 0, -1.0, 1.0).astype(values.dtype)
+    sig_u, sig_l = _sigmoid(xp, sign * upper), _sigmoid(xp, sign * lower)
+    return xp.abs(sig_u - sig_l), (sig_u, sig_l, cache_u, cache_l)
+
+
 # --- the module ----------------------------------------------------------------------------------
 
 
@@ -192,15 +206,10 @@ class EntropyBottleneck(Module):
         return out[:, 0, :]
 
     def _likelihood_forward(self, values):
-        """Likelihood of each value (C, 1, n) and the cache for its backward."""
+        """Bounded likelihood of each value (C, 1, n) and the cache for its backward."""
         xp = array_module(values)
-        upper, cache_u = logits_forward(values + 0.5, *self._arrays())
-        lower, cache_l = logits_forward(values - 0.5, *self._arrays())
-        sign = xp.where(upper + lower > 0, -1.0, 1.0).astype(values.dtype)
-        sig_u, sig_l = _sigmoid(xp, sign * upper), _sigmoid(xp, sign * lower)
-        likelihood = xp.abs(sig_u - sig_l)
-        bounded = xp.maximum(likelihood, self.likelihood_bound)
-        return bounded, (likelihood, sig_u, sig_l, cache_u, cache_l)
+        likelihood, cache = likelihood_forward(values, *self._arrays())
+        return xp.maximum(likelihood, self.likelihood_bound), (likelihood, *cache)
 
     def _likelihood_backward(self, dbounded, cache):
         """Add the parameter gradients; return dL/d values."""
@@ -301,8 +310,5 @@ class EntropyBottleneck(Module):
         for c in range(self.channels):
             channel = [[a[c : c + 1] for a in group] for group in host]
             values = medians[c] + np.arange(lower[c], upper[c] + 1, dtype=np.float64)
-            up, _ = logits_forward(values[None, None, :] + 0.5, *channel)
-            lo, _ = logits_forward(values[None, None, :] - 0.5, *channel)
-            sign = np.where(up + lo > 0, -1.0, 1.0)
-            pmfs.append(np.abs(_sigmoid(np, sign * up) - _sigmoid(np, sign * lo))[0, 0])
+            pmfs.append(likelihood_forward(values[None, None, :], *channel)[0][0, 0])
         return pmfs, lower, medians
