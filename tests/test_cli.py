@@ -101,3 +101,15 @@ def test_usage_errors_exit_with_2():
     with pytest.raises(SystemExit) as exc:
         cli.main(["frobnicate"])
     assert exc.value.code == 2
+
+
+def test_train_dispatches_to_the_codec_trainer(tmp_path, capsys):
+    assert cli.main(["train", "no-such-codec"]) == 1
+    assert "trainable codecs: mlp1987" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "mlp1987", "--help"])
+    assert exit_info.value.code == 0
+    assert "python -m fromscratch train mlp1987" in capsys.readouterr().out
+    out = tmp_path / "klt.npz"
+    assert cli.main(["train", "mlp1987", "--klt", "--crops", "20", "--out", str(out)]) == 0
+    assert out.exists()
