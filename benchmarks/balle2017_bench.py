@@ -25,10 +25,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
-from fromscratch import bench, metrics, nn
+from fromscratch import bench, nn
 from fromscratch.codecs import balle2017
 from fromscratch.codecs.balle2017_model import Balle2017, RateDistortionLoss
 from fromscratch.data import kodak_paths, load_image
@@ -102,17 +101,13 @@ def main() -> None:
     print(f"{len(images)} Kodak image(s)")
     print(bench.format_table(summary))
 
-    anchor = [s for s in summary if s["codec"] == "pillow-jpeg"]
     print("\nBD-rate / BD-PSNR against Pillow JPEG (PSNR, pchip; negative = fewer bits):")
-    for codec in ("balle2017", "jpeg", "pillow-webp", "pillow-jpeg2000"):
-        test = [s for s in summary if s["codec"] == codec]
-        curves = ([s["bpp"] for s in anchor], [s["psnr"] for s in anchor],
-                  [s["bpp"] for s in test], [s["psnr"] for s in test])
-        try:
-            print(f"  {codec:16s} {metrics.bd_rate(*curves):+7.1f} %   "
-                  f"{metrics.bd_psnr(*curves):+6.2f} dB")
-        except ValueError as exc:
-            print(f"  {codec:16s} not defined: {exc}")
+    tested = ("balle2017", "jpeg", "pillow-webp", "pillow-jpeg2000")
+    for codec, result in bench.bd_against(summary, "pillow-jpeg", tested).items():
+        if isinstance(result, str):
+            print(f"  {codec:16s} not defined: {result}")
+        else:
+            print(f"  {codec:16s} {result[0]:+7.1f} %   {result[1]:+6.2f} dB")
 
     estimate_rows = estimates(images, qualities)
     ratios = np.array([r["ratio"] for r in estimate_rows])
@@ -129,15 +124,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     bench.save_csv(summary, out / "balle2017_bench.csv")
     bench.save_csv(estimate_rows, out / "balle2017_estimates.csv")
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
-    for ax, metric in zip(axes, ("psnr", "ms_ssim"), strict=True):
-        published = {name: curve for name, curve in bench.load_published(metric=metric).items()
-                     if name in PUBLISHED}
-        bench.plot_rd(summary, metric, ax=ax, published=published,
-                      title=f"{metric.upper()}, {len(images)} Kodak images")
-        ax.set_xlim(0, 1.6)
-    fig.tight_layout()
-    fig.savefig(out / "balle2017_bench.png", dpi=110)
+    bench.save_rd_figure(summary, out / "balle2017_bench.png", f"on {len(images)} Kodak images",
+                         published=PUBLISHED, max_bpp=1.6)
     print(f"wrote {out / 'balle2017_bench.csv'}, balle2017_estimates.csv, balle2017_bench.png")
 
 

@@ -21,7 +21,6 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
@@ -124,11 +123,7 @@ def rd(images, out: Path) -> list[dict]:
         args = ([s["bpp"] for s in anchor], [s["psnr"] for s in anchor],
                 [s["bpp"] for s in test], [s["psnr"] for s in test])
         print(f"BD-rate of {name} against pillow-jpeg: {metrics.bd_rate(*args):+.2f} %")
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
-    for ax, metric in zip(axes, ("psnr", "ms_ssim"), strict=True):
-        bench.plot_rd(summary, metric, ax=ax, title=f"{metric.upper()}, {len(images)} Kodak images")
-    fig.tight_layout()
-    fig.savefig(out / "jpeg_bench.png", dpi=110)
+    bench.save_rd_figure(summary, out / "jpeg_bench.png", f"on {len(images)} Kodak images")
     return summary
 
 

@@ -12,9 +12,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
-from fromscratch import bench, metrics
+from fromscratch import bench
 from fromscratch.data import kodak_paths, load_image
 
 # Published curves of the same codecs (and the learned codec chapter 4 aims at), for context.
@@ -37,29 +36,19 @@ def main() -> None:
     print(f"{len(images)} Kodak image(s)")
     print(bench.format_table(summary))
 
-    anchor = [s for s in summary if s["codec"] == codecs[0]]
     print(f"\nBD-rate and BD-PSNR against {codecs[0]} (negative BD-rate = fewer bits):")
-    for codec in codecs[1:]:
-        test = [s for s in summary if s["codec"] == codec]
-        args_bd = ([s["bpp"] for s in anchor], [s["psnr"] for s in anchor],
-                   [s["bpp"] for s in test], [s["psnr"] for s in test])
-        print(f"  {codec:18s} BD-rate {metrics.bd_rate(*args_bd):+7.1f} %   "
-              f"BD-PSNR {metrics.bd_psnr(*args_bd):+6.2f} dB")
+    for codec, result in bench.bd_against(summary, codecs[0], codecs[1:]).items():
+        if isinstance(result, str):
+            print(f"  {codec:18s} not defined: {result}")
+        else:
+            print(f"  {codec:18s} BD-rate {result[0]:+7.1f} %   BD-PSNR {result[1]:+6.2f} dB")
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     bench.save_csv(summary, out / "reference_codecs.csv")
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
-    for ax, metric in zip(axes, ("psnr", "ms_ssim"), strict=True):
-        published = {name: curve for name, curve in bench.load_published(metric=metric).items()
-                     if name in PUBLISHED}
-        bench.plot_rd(summary, metric, ax=ax, published=published,
-                      title=f"{metric.upper()}, {len(images)} Kodak images")
-        ax.set_xlim(0, 2.0)
-    fig.tight_layout()
-    fig.savefig(out / "reference_codecs.png", dpi=110)
+    bench.save_rd_figure(summary, out / "reference_codecs.png", f"on {len(images)} Kodak images",
+                         published=PUBLISHED, max_bpp=2.0)
     print(f"\nwrote {out / 'reference_codecs.csv'} and {out / 'reference_codecs.png'}")
-
 
 if __name__ == "__main__":
     main()

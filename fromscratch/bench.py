@@ -30,6 +30,8 @@ from .codecs import codec_class, get_codec
 from .data import REPO_ROOT, load_image
 
 __all__ = [
+    "bd_against",
+    "curve",
     "format_table",
     "load_published",
     "measure",
@@ -38,6 +40,7 @@ __all__ = [
     "rd_curve",
     "save_csv",
     "save_json",
+    "save_rd_figure",
     "setting_label",
     "summarize",
     "warm_up",
@@ -263,3 +266,47 @@ def plot_rd(summary: list[dict], metric: str = "psnr", ax=None, published: dict 
     if title:
         ax.set_title(title)
     return ax
+
+
+def curve(summary: list[dict], codec: str, metric: str = "psnr") -> tuple[list, list]:
+    """``(bpp, metric)`` lists of one codec's :func:`summarize` rows, in sweep order."""
+    points = [row for row in summary if row["codec"] == codec]
+    return [p["bpp"] for p in points], [p[metric] for p in points]
+
+
+def bd_against(summary: list[dict], anchor: str, codecs, metric: str = "psnr") -> dict:
+    """Bjøntegaard deltas of each codec against ``anchor`` (``metrics.bd_rate``/``bd_psnr``).
+
+    Returns ``{codec: (bd_rate_percent, bd_metric)}``, or ``{codec: reason}`` (a string) where the
+    two curves do not overlap enough to give one.
+    """
+    from . import metrics
+
+    results = {}
+    for codec in codecs:
+        both = (*curve(summary, anchor, metric), *curve(summary, codec, metric))
+        try:
+            results[codec] = (metrics.bd_rate(*both), metrics.bd_psnr(*both))
+        except ValueError as exc:
+            results[codec] = str(exc)
+    return results
+
+
+def save_rd_figure(summary: list[dict], path, what: str, *, published=(), max_bpp=None) -> None:
+    """PSNR and MS-SSIM RD plots side by side, titled e.g. "PSNR on 24 Kodak images", saved.
+
+    ``published`` names curves of :func:`load_published` to draw beside ours (labelled as such);
+    ``max_bpp`` limits the rate axis.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    for ax, metric in zip(axes, ("psnr", "ms_ssim"), strict=True):
+        curves = {name: points for name, points in load_published(metric=metric).items()
+                  if name in published} if published else None
+        plot_rd(summary, metric, ax=ax, published=curves, title=f"{metric.upper()} {what}")
+        if max_bpp is not None:
+            ax.set_xlim(0, max_bpp)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -151,18 +151,11 @@ def _write_outputs(out: Path, rows, summary, what: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     out.mkdir(parents=True, exist_ok=True)
     bench.save_csv(rows, out / "rows.csv")
     bench.save_csv(summary, out / "summary.csv")
     bench.save_json(summary, out / "summary.json")
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for ax, metric in zip(axes, ("psnr", "ms_ssim"), strict=True):
-        bench.plot_rd(summary, metric, ax=ax, title=f"{metric.upper()} on {what}")
-    fig.tight_layout()
-    fig.savefig(out / "rd.png", dpi=110)
-    plt.close(fig)
+    bench.save_rd_figure(summary, out / "rd.png", f"on {what}")
     print(f"wrote {out / 'summary.csv'}, {out / 'rows.csv'} and {out / 'rd.png'}")
 
 

@@ -84,3 +84,17 @@ def test_measure_matches_the_metrics(images):
     assert row["setting"] == "quality=30"
     assert row["psnr"] == metrics.psnr(image, decoded)
     assert row["ms_ssim"] == metrics.ms_ssim(image, decoded)
+
+
+def test_curves_bd_deltas_and_the_rd_figure(rows, tmp_path):
+    summary = bench.summarize(rows)
+    rates, psnrs = bench.curve(summary, "pillow-jpeg")
+    assert len(rates) == 2 and rates[0] < rates[1] and psnrs[0] < psnrs[1]
+    shifted = summary + [{**s, "codec": "cheaper", "bpp": 0.8 * s["bpp"]}
+                         for s in summary if s["codec"] == "pillow-jpeg"]
+    results = bench.bd_against(shifted, "pillow-jpeg", ["cheaper", "raw"])
+    assert results["cheaper"][0] == pytest.approx(-20.0, abs=1e-6)  # same PSNR at 80 % of the bits
+    assert results["cheaper"][1] > 0
+    assert isinstance(results["raw"], str)  # lossless: no curve to compare
+    bench.save_rd_figure(summary, tmp_path / "rd.png", "on two crops", max_bpp=3)
+    assert (tmp_path / "rd.png").stat().st_size > 1000
