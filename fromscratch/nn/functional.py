@@ -149,6 +149,13 @@ def leaky_relu_backward(dout, cache):
 
 
 # ---- loss ------------------------------------------------------------------------------------
+def _difference(pred, target):
+    """``(xp, pred - target)`` after checking the shapes agree (a loss never broadcasts)."""
+    if pred.shape != target.shape:
+        raise ValueError(f"pred shape {pred.shape} differs from target shape {target.shape}")
+    return array_module(pred, target), pred - target
+
+
 def mse_forward(pred, target):
     """Mean squared error over all ``N`` elements, ``L = mean((pred - target)^2)``.
 
@@ -157,10 +164,7 @@ def mse_forward(pred, target):
     loss : 0-d array (same backend and dtype as ``pred``)
     cache : tuple ``(diff, N)`` with ``diff = pred - target``
     """
-    xp = array_module(pred, target)
-    if pred.shape != target.shape:
-        raise ValueError(f"pred shape {pred.shape} differs from target shape {target.shape}")
-    diff = pred - target
+    xp, diff = _difference(pred, target)
     loss = xp.asarray(xp.mean(diff * diff), dtype=diff.dtype)
     return loss, (diff, diff.size)
 
@@ -182,10 +186,7 @@ def l1_forward(pred, target):
     loss : 0-d array (same backend and dtype as ``pred``)
     cache : tuple ``(diff, N)`` with ``diff = pred - target``
     """
-    xp = array_module(pred, target)
-    if pred.shape != target.shape:
-        raise ValueError(f"pred shape {pred.shape} differs from target shape {target.shape}")
-    diff = pred - target
+    xp, diff = _difference(pred, target)
     return xp.asarray(xp.mean(xp.abs(diff)), dtype=diff.dtype), (diff, diff.size)
 
 
