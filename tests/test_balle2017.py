@@ -66,7 +66,12 @@ def test_training_resumes_from_its_checkpoint(tiny_weights):
                            "32", "--batch", "2", "--checkpoint",
                            str(tiny_weights / "ck.npz"), "--quiet"])
     assert stats == 0
-    assert nn.load_weights(tiny_weights / "ck.npz").hyperparams["step"] == 4
+    hyper = nn.load_weights(tiny_weights / "ck.npz").hyperparams
+    assert hyper["step"] == 4
+    # the chain of commands, each with the step it reached, so a stopped run can be redone
+    assert [c.split("  # ")[1] for c in hyper["commands"]] == ["reached step 3", "reached step 4"]
+    assert all(c.startswith("python -m fromscratch train balle2017 --lmbda 0.01")
+               for c in hyper["commands"])
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (17, 33, 3), (40, 23), (16, 16, 3)])

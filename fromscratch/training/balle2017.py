@@ -9,6 +9,8 @@ One run trains one rate-distortion trade-off::
   is written every ``--checkpoint-every`` steps and at the end; running the same command again
   continues from it, so training can be spread over several sessions. ``--time-limit`` stops
   cleanly (and checkpoints) before a wall-clock budget runs out.
+* **Reproducible.** Checkpoints and exports record the chain of commands that made them, each
+  with the step it reached (``# reached step N``), warm starts included.
 * **Warm starts.** ``--init-from other-checkpoint.npz`` starts a new lambda from a trained model
   (weights only, fresh optimizer): neighbouring lambdas converge in a fraction of the steps.
 * **Learning rate.** Adam at ``--lr``, divided by 10 for the last ``--lr-drop`` fraction of the
@@ -90,17 +92,22 @@ def _clip_and_check(model: nn.Module, step: int, max_norm: float = 1.0) -> float
     return norm
 
 
-def _save_checkpoint(path: Path, model, optimizer, step: int, rng, args) -> None:
+def _annotated(command: str, step: int) -> str:
+    """The command with the step it reached: runs stopped by --time-limit stay reproducible."""
+    return f"{command}  # reached step {step}"
+
+
+def _save_checkpoint(path: Path, model, optimizer, step: int, rng, args, commands) -> None:
     state = optimizer.state_dict()
     extra = {f"optim/{k}": v for k, v in state.items() if isinstance(v, np.ndarray)}
     hyper = {"kind": "balle2017-checkpoint", "step": step, "lr": optimizer.lr,
              "adam_step": state["step"], "n": args.n, "m": args.m, "lmbda": args.lmbda,
-             "rng_state": rng.bit_generator.state}
+             "rng_state": rng.bit_generator.state, "commands": commands}
     path.parent.mkdir(parents=True, exist_ok=True)
     nn.save_weights(path, model, hyper, extra=extra)
 
 
-def _load_checkpoint(path: Path, model, optimizer, rng) -> int:
+def _load_checkpoint(path: Path, model, optimizer, rng) -> tuple[int, list[str]]:
     weights = nn.load_weights(path)
     model.load_state_dict(weights.state, source=str(path))
     state = {k.removeprefix("optim/"): v for k, v in weights.extra.items()
@@ -108,7 +115,7 @@ def _load_checkpoint(path: Path, model, optimizer, rng) -> int:
     state.update(lr=weights.hyperparams["lr"], step=weights.hyperparams["adam_step"])
     optimizer.load_state_dict(state)
     rng.bit_generator.state = weights.hyperparams["rng_state"]
-    return int(weights.hyperparams["step"])
+    return int(weights.hyperparams["step"]), list(weights.hyperparams.get("commands", []))
 
 
 def export_weights(model: Balle2017, path, hyperparams: dict) -> dict:
@@ -144,7 +151,7 @@ def train(args, argv) -> dict:
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
     start, history = 0, []
     if checkpoint is not None and checkpoint.exists():
-        start = _load_checkpoint(checkpoint, model, optimizer, rng)
+        start, history = _load_checkpoint(checkpoint, model, optimizer, rng)
         print(f"resuming {checkpoint} at step {start}", file=sys.stderr)
     elif args.init_from:
         warm = nn.load_weights(args.init_from)
@@ -180,20 +187,22 @@ def train(args, argv) -> dict:
             window.clear()
         out_of_time = args.time_limit and time.perf_counter() - started > args.time_limit
         if checkpoint is not None and (done % args.checkpoint_every == 0 or out_of_time):
-            _save_checkpoint(checkpoint, model, optimizer, done, rng, args)
+            _save_checkpoint(checkpoint, model, optimizer, done, rng, args,
+                             [*history, _annotated(_command(argv), done)])
         if out_of_time:
             print(f"time limit reached at step {done}", file=sys.stderr)
             break
     else:
         done = args.steps
     elapsed = time.perf_counter() - started
+    commands = [*history, _annotated(_command(argv), done)]
     if checkpoint is not None:
-        _save_checkpoint(checkpoint, model, optimizer, done, rng, args)
+        _save_checkpoint(checkpoint, model, optimizer, done, rng, args, commands)
     stats.update(step=done, seconds=elapsed, steps_per_second=(done - start) / max(elapsed, 1e-9))
     if args.export:
         export_weights(model, args.export, {
             "lmbda": args.lmbda, "steps": done, "crop": args.crop, "batch": args.batch,
-            "command": _command(argv), "commands": [*history, _command(argv)],
+            "command": _command(argv), "commands": commands,
             "trained_on": f"{len(images)} images of the training set (never Kodak)"})
         print(f"wrote {args.export}", file=sys.stderr)
     return stats
