@@ -9,6 +9,7 @@ import fromscratch
 from fromscratch import nn
 from fromscratch.codecs import balle2017, get_codec
 from fromscratch.codecs.balle2017_model import Balle2017, RateDistortionLoss
+from fromscratch.nn.entropy_bottleneck import EntropyBottleneck
 from fromscratch.training import balle2017 as training
 
 
@@ -72,6 +73,24 @@ def test_training_resumes_from_its_checkpoint(tiny_weights):
     assert [c.split("  # ")[1] for c in hyper["commands"]] == ["reached step 3", "reached step 4"]
     assert all(c.startswith("python -m fromscratch train balle2017 --lmbda 0.01")
                for c in hyper["commands"])
+
+
+def test_decoder_rounding_fine_tune(tiny_weights, tmp_path, monkeypatch):
+    seen = []
+    forward = EntropyBottleneck.forward
+
+    def spy(self, y):
+        seen.append(self.decoder_rounding)
+        return forward(self, y)
+
+    monkeypatch.setattr(EntropyBottleneck, "forward", spy)
+    out, start = tmp_path / "tuned.npz", tiny_weights / "balle2017_q1.npz"
+    assert training.main(["--lmbda", "0.01", "--n", "4", "--m", "6", "--steps", "2", "--crop",
+                          "32", "--batch", "2", "--init-from", str(start),
+                          "--decoder-rounding", "--export", str(out), "--quiet"]) == 0
+    assert seen[:2] == [True, True]
+    commands = nn.load_weights(out).hyperparams["commands"]
+    assert "--decoder-rounding" in commands[-1] and len(commands) == 2
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (17, 33, 3), (40, 23), (16, 16, 3)])

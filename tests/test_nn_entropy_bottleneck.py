@@ -72,6 +72,23 @@ def test_training_noise_is_uniform_and_seeded():
     assert a.min() >= -0.5 and a.max() <= 0.5 and a.std() > 0.2
 
 
+def test_decoder_rounding_rounds_for_the_decoder_and_keeps_the_noisy_rate():
+    y = np.random.default_rng(2).normal(0, 3, (2, 2, 4, 4))
+    noisy = _model(channels=2, seed=3).train()
+    mixed = _model(channels=2, seed=3).train()
+    mixed.decoder_rounding = True
+    y_noisy, rate_noisy = noisy.forward(y)
+    y_mixed, rate_mixed = mixed.forward(y)
+    medians = mixed.medians().reshape(1, 2, 1, 1)
+    assert np.allclose(y_mixed - medians, np.rint(y - medians))  # what decoding will see
+    assert not np.allclose(y_mixed, y_noisy)
+    assert np.array_equal(rate_mixed, rate_noisy)  # same noise, same rate term
+    g_hat, g_rate = np.random.default_rng(4).normal(size=(2, *y.shape))
+    # straight through: the decoder's gradient reaches y unchanged, the rate's path as before
+    assert np.allclose(mixed.backward(g_hat, g_rate), noisy.backward(g_hat, g_rate))
+    assert np.allclose(mixed.backward(g_hat, None), g_hat)
+
+
 def test_module_gradcheck_through_the_likelihoods():
     model = _model(channels=2, seed=11).eval()  # eval: no noise, so forward is deterministic
     model.medians = lambda: np.zeros(2)  # rounding is piecewise constant: check at fixed bins

@@ -19,6 +19,14 @@ step Ballé, Laparra & Simoncelli (2016/2017) took, and it needs two things:
    density of ``y`` convolved with the unit box, which is exactly the bin probability above, so the
    training rate is an honest (differentiable) stand-in for the rate of the rounded latent.
 
+   The decoder, though, is then trained on noisy latents and tested on rounded ones. Theis et al.
+   (2017, "Lossy image compression with compressive autoencoders"), the same year, rounded instead
+   and let the gradient pass as if rounding were the identity (the *straight-through* estimator).
+   With ``decoder_rounding = True`` this module mixes the two (as Minnen & Singh 2020 did): the
+   rate is still measured on ``y + u``, but the decoder receives ``round(y - m) + m``, exactly what
+   it will see at test time, with the gradient passed straight through. It is a fine-tuning
+   option for the end of training, off by default.
+
 The monotone network
 --------------------
 For channel ``c`` and a scalar input, with layer widths ``1 -> 3 -> 3 -> 3 -> 1`` (``filters``)::
@@ -169,7 +177,11 @@ class EntropyBottleneck(Module):
     ``forward(y)`` takes ``y`` of shape (N, C, H, W) and returns ``(y_hat, likelihoods)`` of that
     shape. ``backward(grad_y_hat, grad_likelihoods)`` returns ``dL/dy`` (the noise is additive, so
     ``y_hat`` passes its gradient straight through, plus the path through the likelihoods).
+    Setting the attribute ``decoder_rounding = True`` makes training-mode ``y_hat`` the rounded
+    latent (gradient straight through) while the likelihoods stay those of the noisy one.
     """
+
+    decoder_rounding = False
 
     def __init__(self, channels: int, *, filters=(3, 3, 3), init_scale: float = 10.0,
                  likelihood_bound: float = LIKELIHOOD_BOUND, rng=None, dtype="float32", xp=None):
@@ -236,11 +248,12 @@ class EntropyBottleneck(Module):
             raise ValueError(f"expected {self.channels} channels, got input of shape {y.shape}")
         if self.training:
             noise = self.rng.uniform(-0.5, 0.5, y.shape).astype(y.dtype)
-            y_hat = y + xp.asarray(noise)
-        else:
+            y_hat = y_noisy = y + xp.asarray(noise)
+        if not self.training or self.decoder_rounding:
             medians = xp.asarray(self.medians(), dtype=y.dtype).reshape(1, c, 1, 1)
             y_hat = xp.rint(y - medians) + medians
-        values = y_hat.transpose(1, 0, 2, 3).reshape(c, 1, n * h * w)
+        rate_values = y_noisy if self.training else y_hat
+        values = rate_values.transpose(1, 0, 2, 3).reshape(c, 1, n * h * w)
         likelihood, cache = self._likelihood_forward(values)
         self._cache = (cache, y.shape)
         likelihoods = likelihood.reshape(c, n, h, w).transpose(1, 0, 2, 3)

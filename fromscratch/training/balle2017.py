@@ -15,6 +15,9 @@ One run trains one rate-distortion trade-off::
   (weights only, fresh optimizer): neighbouring lambdas converge in a fraction of the steps.
 * **Learning rate.** Adam at ``--lr``, divided by 10 for the last ``--lr-drop`` fraction of the
   steps (the drop is what lifts PSNR at the end: see the notebook).
+* **Decoder rounding.** ``--decoder-rounding`` trains the decoder on the rounded latents it will
+  decode at test time (straight-through gradient) while the rate keeps the noisy relaxation: a
+  fine-tuning step for the end of training (see ``nn.entropy_bottleneck``).
 * **GPU.** ``--backend cupy`` runs the same code on CuPy arrays.
 * **Safety.** Gradients are clipped to a global norm of 1 (as CompressAI does); a NaN or infinite
   loss or gradient stops the run with the step and the parameter where it appeared.
@@ -59,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--lr-drop", type=float, default=0.2,
                    help="fraction of the steps, at the end, run at lr / 10")
+    p.add_argument("--decoder-rounding", action="store_true",
+                   help="the decoder sees rounded latents (straight-through), the rate noisy ones")
     p.add_argument("--checkpoint", help="resumable state (.npz); continued if it exists")
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument("--init-from", help="warm start: weights of another checkpoint or export")
@@ -146,6 +151,7 @@ def train(args, argv) -> dict:
         raise ValueError(f"--crop must be a multiple of 16, got {args.crop}")
     rng = np.random.default_rng(args.seed)
     model = Balle2017(args.n, args.m, rng=args.seed, xp=xp)
+    model.entropy_bottleneck.decoder_rounding = args.decoder_rounding
     optimizer = nn.Adam(model.parameters(), lr=args.lr)
     loss_fn = RateDistortionLoss(args.lmbda)
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
