@@ -28,8 +28,8 @@ matplotlib.use("Agg")
 import numpy as np
 
 from fromscratch import bench, nn
-from fromscratch.codecs import balle2017
-from fromscratch.codecs.balle2017_model import Balle2017, RateDistortionLoss
+from fromscratch.codecs.balle2017 import Balle2017, RateDistortionLoss
+from fromscratch.codecs.balle2017 import codec as balle2017
 from fromscratch.data import kodak_paths, load_image
 
 REFERENCES = ("jpeg", "pillow-jpeg", "pillow-webp", "pillow-jpeg2000")

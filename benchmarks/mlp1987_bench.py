@@ -24,8 +24,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from fromscratch import bench, metrics
-from fromscratch.codecs.mlp1987 import MLP_K_CHOICES, Mlp1987, mlp_weights
-from fromscratch.codecs.patch_linear import klt_tables, subspace_alignment
+from fromscratch.codecs.patch import (
+    MLP_K_CHOICES,
+    Mlp1987,
+    klt_tables,
+    mlp_weights,
+    subspace_alignment,
+)
 from fromscratch.data import kodak_paths, load_image
 
 PATCH_CODECS = ("mlp1987", "klt", "dct-zonal")

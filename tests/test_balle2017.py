@@ -7,8 +7,9 @@ import pytest
 
 import fromscratch
 from fromscratch import nn
-from fromscratch.codecs import balle2017, get_codec
-from fromscratch.codecs.balle2017_model import Balle2017, RateDistortionLoss
+from fromscratch.codecs import get_codec
+from fromscratch.codecs.balle2017 import codec as balle2017
+from fromscratch.codecs.balle2017.model import Balle2017, RateDistortionLoss
 from fromscratch.nn.entropy_bottleneck import EntropyBottleneck
 from fromscratch.training import balle2017 as training
 

@@ -5,7 +5,8 @@ import pytest
 
 import fromscratch
 from fromscratch import data, metrics, nn
-from fromscratch.codecs import balle2017, get_codec
+from fromscratch.codecs import get_codec
+from fromscratch.codecs.balle2017 import codec as balle2017
 from fromscratch.entropy.cdf_tables import cdf_tables_from_pmfs
 
 QUALITIES = balle2017.available_qualities()

@@ -9,10 +9,12 @@ import pytest
 
 from fromscratch import metrics, nn
 from fromscratch.bitstream import BitstreamError
-from fromscratch.codecs import get_codec, patch_linear
+from fromscratch.codecs import get_codec
 from fromscratch.codecs.jpeg.tables import ZIGZAG
-from fromscratch.codecs.mlp1987 import MLP_K_CHOICES, weight_file_name
-from fromscratch.codecs.patch_coder import (
+from fromscratch.codecs.patch import linear as patch_linear
+from fromscratch.codecs.patch.linear import klt_tables, subspace_alignment
+from fromscratch.codecs.patch.mlp1987 import MLP_K_CHOICES, weight_file_name
+from fromscratch.codecs.patch.pipeline import (
     centre_on_zero,
     dequantise,
     image_patches,
@@ -22,7 +24,6 @@ from fromscratch.codecs.patch_coder import (
     subsample_2x2,
     upsample_2x2,
 )
-from fromscratch.codecs.patch_linear import klt_tables, subspace_alignment
 from fromscratch.data import load_image, sample_image, train_paths
 from fromscratch.training import mlp1987 as training
 

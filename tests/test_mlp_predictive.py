@@ -8,24 +8,24 @@ import pytest
 import fromscratch
 from fromscratch import nn
 from fromscratch.bitstream import BitstreamError
-from fromscratch.codecs import _mlp_predictive_kernels as kernels
-from fromscratch.codecs import _mlp_predictive_nets as nets_module
-from fromscratch.codecs import _mlp_predictive_reference as reference
 from fromscratch.codecs import get_codec
-from fromscratch.codecs._mlp_predictive_nets import (
-    PredictorNet,
-    feature_matrix,
-    fit_least_squares,
-    fit_output_layers,
-    load_nets,
-)
-from fromscratch.codecs.mlp_predictive import (
+from fromscratch.codecs.mlp_predictive import _kernels as kernels
+from fromscratch.codecs.mlp_predictive import nets as nets_module
+from fromscratch.codecs.mlp_predictive import reference
+from fromscratch.codecs.mlp_predictive.codec import (
     INCREMENT,
     LIMIT,
     MlpPredictive,
     decode_stream,
     encode_stream,
     predictions,
+)
+from fromscratch.codecs.mlp_predictive.nets import (
+    PredictorNet,
+    feature_matrix,
+    fit_least_squares,
+    fit_output_layers,
+    load_nets,
 )
 from fromscratch.data import BUNDLED_DIR, load_image
 from fromscratch.transforms import dpcm

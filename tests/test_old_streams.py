@@ -55,14 +55,16 @@ def test_stream_written_before_the_move_decodes_the_same(entry, decoded_then):
         np.testing.assert_array_equal(decoded, then)
 
 
-@pytest.mark.parametrize(
-    "entry",
-    [e for e in MANIFEST if e["codec"] != "balle2017"],
-    ids=[e["file"] for e in MANIFEST if e["codec"] != "balle2017"],
-)
+# Left out of the byte check: balle2017, whose latents come out of float32 convolutions whose
+# summation order may change with the convolution's memory layout (a latent on a rounding
+# boundary moves), and mlp-predictive, whose encoder fits the sent output layer by least squares
+# through BLAS (the bits of the fit change with the number of BLAS threads). Their decoders are
+# exact all the same, which the test above checks.
+REPRODUCIBLE = [e for e in MANIFEST if e["codec"] not in ("balle2017", "mlp-predictive")]
+
+
+@pytest.mark.parametrize("entry", REPRODUCIBLE, ids=[e["file"] for e in REPRODUCIBLE])
 def test_encoder_still_writes_the_same_bytes(entry):
-    # balle2017 is left out: its latents come out of float32 convolutions whose summation order
-    # may change with the convolution's memory layout, and a latent on a rounding boundary moves.
     data = fromscratch.compress(_original(entry), codec=entry["codec"], **entry["params"])
     assert data == (STREAMS / entry["file"]).read_bytes()
 

@@ -43,7 +43,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import backend, nn
-from ..codecs.balle2017_model import Balle2017, RateDistortionLoss
+from ..codecs.balle2017 import Balle2017, RateDistortionLoss
 from ..data import random_crops, train_images
 from ..entropy.cdf_tables import cdf_tables_from_pmfs
 

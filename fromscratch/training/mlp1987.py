@@ -6,8 +6,9 @@
     python -m fromscratch train mlp1987 --klt            # -> data/weights/klt_8x8.npz
 
 The data are the patches the codecs see: random 32 x 32 crops of the training photographs (never
-Kodak) -> YCbCr -> 4:2:0 chroma -> 8 x 8 patches (``patch_coder.image_patches``), 16 luma and 8
-chroma patches per crop. A random tenth of the patches is held out to report the validation error.
+Kodak) -> YCbCr -> 4:2:0 chroma -> 8 x 8 patches (``codecs.patch.pipeline.image_patches``), 16
+luma and 8 chroma patches per crop. A random tenth of the patches is held out to report the
+validation error.
 
 The network (64 -> k -> 64, sigmoid code, linear output) minimises the mean squared error between
 its output and its input, both ``patch / 255 - 1/2``, with Adam, minibatches of ``--batch``
@@ -26,7 +27,7 @@ BD-rate of the best RD points against the KLT's (lower is better): no fine-tunin
 (the default) +32%. At a fixed ``b`` the gain looks large (k=4, b=4: 19.1 -> 21.2 dB) because
 the encoder learns to spread its codes over more of (0, 1); but spread codes cost more bits, and
 at equal rate what remains is a few tenths of a dB at the lowest rates. The network's handicap
-is elsewhere (see ``codecs/mlp1987.py``): quantisation-aware training cannot fix a basis that
+is elsewhere (see ``codecs/patch/mlp1987.py``): quantisation-aware training cannot fix a basis that
 spreads the variance evenly over the hidden units.
 
 ``--klt`` fits the linear transforms instead: the mean and covariance of the patches, all 64
@@ -48,9 +49,9 @@ from tqdm.auto import tqdm
 
 from .. import nn
 from ..backend import get_xp, make_rng, to_numpy
-from ..codecs import patch_linear
-from ..codecs.mlp1987 import weight_file_name
-from ..codecs.patch_coder import image_patches
+from ..codecs.patch import linear as patch_linear
+from ..codecs.patch.mlp1987 import weight_file_name
+from ..codecs.patch.pipeline import image_patches
 from ..data import random_crops, train_images
 from ..transforms.dct import dct_blocks
 

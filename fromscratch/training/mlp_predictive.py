@@ -38,16 +38,17 @@ from tqdm.auto import tqdm
 
 from .. import nn
 from ..backend import make_rng, to_numpy
-from ..codecs._mlp_predictive_kernels import OUTPUT_SCALE, n_features
-from ..codecs._mlp_predictive_nets import (
+from ..codecs.mlp_predictive.codec import DEFAULT_WEIGHTS, encode_stream
+from ..codecs.mlp_predictive.nets import (
     FEATURE_LAYOUT,
+    OUTPUT_SCALE,
     PredictorNet,
     feature_matrix,
     fit_least_squares,
     fit_output_layers,
+    n_features,
     weights_path,
 )
-from ..codecs.mlp_predictive import DEFAULT_WEIGHTS, encode_stream
 from ..data import random_crops, train_images
 
 __all__ = ["build_nets", "main", "nets_for_codec", "training_samples"]

@@ -64,7 +64,7 @@ compare the predictors alone. (Kodak, bits per RGB pixel: mlp 9.25, mlp adapt=Fa
 ``benchmarks/lossless_bench.py``.)
 
 Determinism: the decoder repeats the encoder's float32 arithmetic, so the two must round
-identically. Both run the same compiled function (``_mlp_predictive_kernels``), with only
+identically. Both run the same compiled function (``_kernels``), with only
 multiplications, additions and comparisons (LeakyReLU, no tanh/exp from a libm) in a fixed order
 and no fastmath; the stream records a CRC of the weights, so a different weight file is refused
 rather than silently producing a wrong image.
@@ -85,13 +85,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..bitstream import BitstreamError
-from ..entropy.cdf_tables import check_decode_count
-from ..entropy.range_coder import _capacity, _stream_bytes
-from ..entropy.range_engine import raise_for_status
-from . import _mlp_predictive_kernels as kernels
-from ._mlp_predictive_kernels import ALPHABET_SIZE, n_features
-from ._mlp_predictive_nets import (
+from ...bitstream import BitstreamError
+from ...entropy.cdf_tables import check_decode_count
+from ...entropy.range_coder import _capacity, _stream_bytes
+from ...entropy.range_engine import raise_for_status
+from ..base import ContainerCodec, Parameter, register
+from . import _kernels as kernels
+from ._kernels import ALPHABET_SIZE, n_features
+from .nets import (
     PredictorNet,
     check_nets,
     fingerprint,
@@ -101,7 +102,6 @@ from ._mlp_predictive_nets import (
     pack_nets,
     with_output_layer,
 )
-from .base import ContainerCodec, Parameter, register
 
 __all__ = ["PREDICTORS", "MlpPredictive", "decode_stream", "encode_stream", "predictions"]
 

@@ -22,7 +22,7 @@ Data layout
 
 Every float in the network is float32 and every operation is a single IEEE multiply, add or
 comparison in a fixed order (no tanh/exp, whose libm results may differ between machines; no
-fastmath, which would let LLVM reorder sums). ``_mlp_predictive_reference`` does the same in
+fastmath, which would let LLVM reorder sums). ``reference`` does the same in
 plain Python with NumPy float32 scalars; the tests pin the two to equal bytes.
 """
 

@@ -47,12 +47,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..backend import array_module, to_numpy
-from ..data import REPO_ROOT
-from ..transforms.dct import dct_blocks, idct_blocks
-from .base import Parameter, register
-from .jpeg.tables import ZIGZAG
-from .patch_coder import SETTINGS, PatchCoder
+from ...backend import array_module, to_numpy
+from ...data import REPO_ROOT
+from ...transforms.dct import dct_blocks, idct_blocks
+from ..base import Parameter, register
+from ..jpeg.tables import ZIGZAG
+from .pipeline import SETTINGS, PatchCoder
 
 __all__ = [
     "KLT_FILE",
@@ -82,7 +82,7 @@ def load_weight_file(name: str):
 
     Raises ``nn.WeightsError`` naming the file when it is missing or not a weight file.
     """
-    from .. import nn  # imported here: registering the codecs must not need the nn core
+    from ... import nn  # imported here: registering the codecs must not need the nn core
 
     path = Path(WEIGHTS_DIR) / name
     try:
@@ -101,7 +101,7 @@ def load_weight_file(name: str):
 
 def klt_tables() -> dict[str, np.ndarray]:
     """The arrays of ``klt_8x8.npz`` (see ``KLT_ARRAYS``), checked; WeightsError otherwise."""
-    from .. import nn
+    from ... import nn
 
     weights = load_weight_file(KLT_FILE)
     for name, shape in KLT_ARRAYS.items():

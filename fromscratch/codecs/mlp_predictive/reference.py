@@ -1,4 +1,4 @@
-"""``mlp-predictive`` in plain Python: the readable twin of ``_mlp_predictive_kernels``.
+"""``mlp-predictive`` in plain Python: the readable twin of ``_kernels``.
 
 The same causal walk, one sample at a time, with Python integers for pixels and NumPy float32
 scalars for the network (each ``np.float32 * np.float32`` or ``+`` rounds exactly like the
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..entropy.range_coder import _update_counts_reference
-from ..entropy.range_engine import RangeDecoder, RangeEncoder
-from ._mlp_predictive_kernels import (
+from ...entropy.range_coder import _update_counts_reference
+from ...entropy.range_engine import RangeDecoder, RangeEncoder
+from ._kernels import (
     ACTIVITY_THRESHOLDS,
     ALPHABET_SIZE,
     BORDER_VALUE,
@@ -22,7 +22,7 @@ from ._mlp_predictive_kernels import (
     N_LEVELS,
     OUTPUT_SCALE,
 )
-from ._mlp_predictive_nets import PredictorNet
+from .nets import PredictorNet
 
 
 def neighbours(img, i: int, j: int, k: int) -> tuple[int, int, int, int, int, int]:

@@ -72,13 +72,13 @@ from abc import abstractmethod
 
 import numpy as np
 
-from ..backend import array_module, get_xp, to_numpy
-from ..bitstream import BitstreamError
-from ..entropy.cdf_tables import MAX_TOTAL, check_decode_count
-from ..entropy.context_coder import decode_adaptive_contexts, encode_adaptive_contexts
-from ..transforms.colour import rgb_to_ycbcr, ycbcr_to_rgb
-from ..transforms.dct import blockify, unblockify
-from .base import ContainerCodec
+from ...backend import array_module, get_xp, to_numpy
+from ...bitstream import BitstreamError
+from ...entropy.cdf_tables import MAX_TOTAL, check_decode_count
+from ...entropy.context_coder import decode_adaptive_contexts, encode_adaptive_contexts
+from ...transforms.colour import rgb_to_ycbcr, ycbcr_to_rgb
+from ...transforms.dct import blockify, unblockify
+from ..base import ContainerCodec
 
 __all__ = [
     "CHROMA",

@@ -1,6 +1,6 @@
 """``balle2017``: the learned transform codec of Ballé et al. (2017), with real bytes.
 
-The trained network (``balle2017_model``) becomes a codec in five steps::
+The trained network (``model``) becomes a codec in five steps::
 
     encode: pad to a multiple of 16 -> y = g_a(x) -> symbols = round(y - medians)
             -> range coder with one integer CDF table per latent channel -> payload
@@ -32,17 +32,25 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import backend, nn
-from ..bitstream import BitstreamError
-from ..entropy import range_coder
-from ..entropy.cdf_tables import validate_cdf_tables
-from ..nn.entropy_bottleneck import likelihood_forward
-from .balle2017_model import STRIDE, Balle2017
-from .base import ContainerCodec, Parameter, register
+from ... import backend, nn
+from ...bitstream import BitstreamError
+from ...data import REPO_ROOT
+from ...entropy import range_coder
+from ...entropy.cdf_tables import validate_cdf_tables
+from ...nn.entropy_bottleneck import likelihood_forward
+from ..base import ContainerCodec, Parameter, register
+from .model import STRIDE, Balle2017
 
-__all__ = ["Balle2017Codec", "load_model", "weights_path"]
+__all__ = [
+    "WEIGHTS_DIR",
+    "Balle2017Codec",
+    "LoadedModel",
+    "available_qualities",
+    "load_model",
+    "weights_path",
+]
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "data" / "weights"
+WEIGHTS_DIR = REPO_ROOT / "data" / "weights"
 #: Largest image coded: the float32 activations of a 4096 x 4096 image already take gigabytes.
 MAX_PIXELS = 4096 * 4096
 

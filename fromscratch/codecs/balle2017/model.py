@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import math
 
-from ..backend import array_module, get_xp, make_rng
-from ..nn.conv import Conv2d, ConvTranspose2d
-from ..nn.entropy_bottleneck import EntropyBottleneck
-from ..nn.gdn import GDN
-from ..nn.module import Module, Sequential
+from ...backend import array_module, get_xp, make_rng
+from ...nn.conv import Conv2d, ConvTranspose2d
+from ...nn.entropy_bottleneck import EntropyBottleneck
+from ...nn.gdn import GDN
+from ...nn.module import Module, Sequential
 
 __all__ = ["STRIDE", "Balle2017", "RateDistortionLoss"]
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import BUNDLED_DIR
-from ._mlp_predictive_kernels import BORDER_VALUE, FEATURE_SCALE, OUTPUT_SCALE, n_features
+from ...data import BUNDLED_DIR
+from ._kernels import BORDER_VALUE, FEATURE_SCALE, OUTPUT_SCALE, n_features
 
 WEIGHTS_DIR = BUNDLED_DIR / "weights"
 IRLS_ITERATIONS = 3  # reweighted least-squares passes after the first, plain one
@@ -223,7 +223,7 @@ def weights_path(stem: str) -> Path:
 
 def nets_from_weights(weights, source: str) -> list[PredictorNet]:
     """Build the three channel nets from a loaded weight file (``nn.Weights``)."""
-    from .. import nn  # imported here: the codec's other predictors do not need it
+    from ... import nn  # imported here: the codec's other predictors do not need it
 
     hyper = weights.hyperparams
     if hyper.get("feature_layout") != FEATURE_LAYOUT:
@@ -258,7 +258,7 @@ def load_nets(stem: str) -> list[PredictorNet]:
 
     Raises ``nn.WeightsError`` (a ValueError) naming the file if it is missing or does not fit.
     """
-    from .. import nn
+    from ... import nn
 
     path = weights_path(stem)
     try:

@@ -16,7 +16,7 @@ units bring no advantage over the best linear map, given by the singular value d
 Baldi & Hornik (1989) proved that the squared error of a *linear* bottleneck has no local minima
 but the global one, whose hidden units span the principal subspace of the data (every other
 critical point is a saddle): the 1987 network is, at best, a way of learning the KLT (see
-``patch_linear.py``, where the KLT is computed directly, and the ``subspace_alignment`` check).
+``linear.py``, where the KLT is computed directly, and the ``subspace_alignment`` check).
 A paper often cited beside it, Chua & Lin (1988), is a different idea: they wrote transform coding
 as an optimisation problem solved by an analogue "decomposition" neural network, not a trained
 multilayer perceptron.
@@ -31,7 +31,7 @@ The network here
     patch_hat = 255 (y + 1/2)
 
 with ``W1`` (k, 64), ``W2`` (64, k) as in ``nn.Linear``. The bounded sigmoid makes quantisation
-simple: the range of every code is (0, 1), cut into ``2**bits`` cells (``patch_coder``). The
+simple: the range of every code is (0, 1), cut into ``2**bits`` cells (``pipeline``). The
 weights, a few kilobytes per k, are trained by ``python -m fromscratch train mlp1987 --k K`` on
 random crops of the training photographs (luma and 4:2:0 chroma patches, as the codec sees them),
 with Adam and the nn core of this chapter; inference here is four plain matrix operations.
@@ -60,10 +60,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..backend import array_module
-from .base import Parameter, register
-from .patch_coder import SETTINGS, PatchCoder
-from .patch_linear import BITS, load_weight_file
+from ...backend import array_module
+from ..base import Parameter, register
+from .linear import BITS, load_weight_file
+from .pipeline import SETTINGS, PatchCoder
 
 __all__ = ["MLP_K_CHOICES", "Mlp1987", "mlp_weights", "weight_file_name"]
 
@@ -83,7 +83,7 @@ def mlp_weights(k: int) -> tuple[dict[str, np.ndarray], str]:
 
     Raises ``nn.WeightsError`` naming the file when it is missing, malformed or of the wrong shape.
     """
-    from .. import nn
+    from ... import nn
 
     weights = load_weight_file(weight_file_name(k))
     expected = {"0.weight": (k, 64), "0.bias": (k,), "2.weight": (64, k), "2.bias": (64,)}
