@@ -1,12 +1,12 @@
-"""The compiled pieces of *building* a Huffman code, each beside its readable twin.
+"""The fast pieces of *building* a Huffman code: two compiled loops and the canonical numbering.
 
 ``huffman_codes`` turns counts into code lengths and code words; three of its steps run here.
-Counting symbols is one pass over the data, ``count_symbols`` (``np.bincount`` is its twin).
-Huffman's merge is recomputed by ``huffman_depths_kernel`` with two queues instead of a heap
-(its readable twin is ``huffman_codes.build_tree``, and a test pins their lengths together). And
-the canonical numbering below turns a table of lengths into code words; the stream's encoder and
-decoders (``_huffman_kernels``, JPEG's scan coder) use the same numbering, which is why it lives
-here, below both of them.
+Counting symbols is one compiled pass over the data, ``count_symbols`` (``np.bincount`` is its
+twin). Huffman's merge is recomputed by the compiled ``huffman_depths_kernel`` with two queues
+instead of a heap (its readable twin is ``huffman_codes.build_tree``; a test pins their lengths
+together). And the canonical numbering below (NumPy) turns a table of lengths into code words;
+the stream's encoder and decoders (``_huffman_kernels``, and through it JPEG's scan coder) use the
+same numbering, which is why it lives here, below both of them.
 
 Canonical layout
 ----------------
