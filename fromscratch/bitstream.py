@@ -50,6 +50,7 @@ __all__ = [
     "BitReader",
     "BitWriter",
     "BitstreamError",
+    "as_byte_array",
     "pack_codes",
     "pack_codes_reference",
     "unpack_bits",
@@ -65,6 +66,14 @@ class BitstreamError(ValueError):
     says what was wrong and, when known, at which byte offset. It is a ``ValueError``, so callers
     that already catch ``ValueError`` keep working.
     """
+
+
+def as_byte_array(data) -> np.ndarray:
+    """Any bytes-like ``data`` (bytes, bytearray, memoryview, uint8 array) as a flat uint8 array.
+
+    No copy: the array is a read-only view when ``data`` is ``bytes``. What Numba decoders read.
+    """
+    return np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
 
 
 def _check_bit(bit: int, name: str) -> int:
@@ -377,7 +386,7 @@ def unpack_bits(data: bytes | bytearray | memoryview, n_bits: int) -> np.ndarray
     -------
     bits : numpy.ndarray of uint8, shape (n_bits,)
     """
-    as_bytes = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
+    as_bytes = as_byte_array(data)
     n_bits = operator.index(n_bits)
     if not 0 <= n_bits <= 8 * as_bytes.size:
         raise ValueError(

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from fromscratch.bitstream import BitstreamError, BitWriter, pack_codes
 from fromscratch.entropy import _huffman_kernels as kernels
-from fromscratch.entropy import huffman
+from fromscratch.entropy import huffman, huffman_plots
 
 # database=None: keep hypothesis from leaving a .hypothesis/ folder in the repo
 PROPERTY = settings(max_examples=150, deadline=None, database=None)
@@ -529,15 +529,20 @@ def test_plots_and_summary():
 
     counts = huffman.symbol_counts(b"abracadabra")
     labels = {s: chr(s) for s in range(256)}
-    ax = huffman.plot_tree(counts, labels=labels)
+    ax = huffman_plots.plot_tree(counts, labels=labels)
     texts = [t.get_text() for t in ax.texts]
     assert {"a\n5", "b\n2", "c\n1", "d\n1", "r\n2", "11"} <= set(texts)
     assert texts.count("0") == texts.count("1") == 4  # 4 inner nodes, one 0 and one 1 edge each
-    ax = huffman.plot_code_table(counts, labels=labels)
+    ax = huffman_plots.plot_code_table(counts, labels=labels)
     cells = {cell.get_text().get_text() for cell in ax.tables[0].get_celld().values()}
     assert {"0", "100", "101", "110", "111", "0.4545"} <= cells
-    summary = huffman.code_summary(counts)
+    summary = huffman_plots.code_summary(counts)
     assert summary["kraft_sum"] == 1 and summary["max_length"] == 3
     assert summary["average_length"] == pytest.approx(23 / 11)
     assert 0 <= summary["redundancy"] < 1
     plt.close("all")
+
+
+def test_the_algorithm_does_not_know_its_plots():
+    # plots depend on the algorithm, never the reverse (issue #14): no lazy attribute either
+    assert not any(hasattr(huffman, name) for name in huffman_plots.__all__)

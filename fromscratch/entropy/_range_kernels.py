@@ -2,10 +2,10 @@
 
 The three model kernels (static, adaptive, per-symbol CDF tables) call small helpers
 (``_shift_low``, ``_narrow``, ``_finish``, ``_consume``) that repeat, line for line, what
-``range_engine.RangeEncoder``/``RangeDecoder`` do; the tests pin every kernel to its twin
-(``range_coder``'s ``*_reference`` functions, built on the classes), byte for byte. A kernel
-cannot keep its state in an object, so the state travels through the helpers as plain integers
-and comes back as tuples, which LLVM inlines into the loops:
+``range_engine.RangeEncoder``/``RangeDecoder`` do; the tests pin every kernel to its twin (the
+``*_reference`` functions of ``range_coder`` and ``indexed_coder``, built on the classes), byte
+for byte. A kernel cannot keep its state in an object, so the state travels through the helpers
+as plain integers and comes back as tuples, which LLVM inlines into the loops:
 
 * encoder: ``low``, ``rng`` (the range width), ``cache``, ``n_ff`` and ``pos`` (bytes written to
   ``out``; -1 once ``out`` was too small, which the wrapper reports as a bug);

@@ -45,6 +45,7 @@ import operator
 
 import numpy as np
 
+from fromscratch.bitstream import as_byte_array
 from fromscratch.entropy import _context_kernels as kernels
 from fromscratch.entropy._context_kernels import new_context_model
 from fromscratch.entropy.cdf_tables import (
@@ -54,13 +55,14 @@ from fromscratch.entropy.cdf_tables import (
     check_symbols,
     symbol_dtype,
 )
-from fromscratch.entropy.range_coder import (
-    _as_bytes_array,
-    _capacity,
-    _stream_bytes,
-    _update_counts_reference,
+from fromscratch.entropy.range_coder import _update_counts_reference
+from fromscratch.entropy.range_engine import (
+    RangeDecoder,
+    RangeEncoder,
+    raise_for_status,
+    stream_bytes,
+    stream_capacity,
 )
-from fromscratch.entropy.range_engine import RangeDecoder, RangeEncoder, raise_for_status
 
 __all__ = [
     "MAX_CONTEXTS",
@@ -130,10 +132,10 @@ def encode_adaptive_contexts(
     if not use_numba:
         return _encode_reference(symbols, contexts, n_contexts, alphabet_size, increment, limit)
     counts, totals = new_context_model(n_contexts, alphabet_size)
-    out = np.empty(_capacity(symbols.size), np.uint8)
+    out = np.empty(stream_capacity(symbols.size), np.uint8)
     result = kernels.encode_contexts_kernel(symbols, contexts, counts, totals, increment, limit,
                                             out)
-    return _stream_bytes(result, out, symbols)
+    return stream_bytes(result, out, symbols)
 
 
 def decode_adaptive_contexts(
@@ -158,7 +160,7 @@ def decode_adaptive_contexts(
     alphabet_size, increment, limit = check_adaptive_model(alphabet_size, increment, limit)
     n_contexts = _check_n_contexts(n_contexts, alphabet_size)
     contexts = check_contexts(contexts, n_contexts)
-    data = _as_bytes_array(data)
+    data = as_byte_array(data)
     # as in decode_adaptive: no count exceeds total - (alphabet_size - 1)
     n = check_decode_count(contexts.size, data.size, limit - alphabet_size + 1, limit)
     dtype = symbol_dtype(alphabet_size)

@@ -1,9 +1,9 @@
 """Looking inside a Huffman code: the tree, the code table and the numbers that judge them.
 
-``plot_tree`` draws the tree that Huffman's greedy merge builds (``huffman.build_tree``): leaves
-show a symbol and its count, inner nodes the sum of their subtree's counts, edges the bit they
-stand for. ``plot_code_table`` lists what the stream really uses: the *canonical* code, which has
-the same lengths as the tree (so the same cost) but renumbers the words in (length, symbol)
+``plot_tree`` draws the tree that Huffman's greedy merge builds (``huffman_codes.build_tree``):
+leaves show a symbol and its count, inner nodes the sum of their subtree's counts, edges the bit
+they stand for. ``plot_code_table`` lists what the stream really uses: the *canonical* code, which
+has the same lengths as the tree (so the same cost) but renumbers the words in (length, symbol)
 order, so its bits differ from the tree's paths. ``code_summary`` returns the numbers.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import huffman
+from . import huffman_codes
 
 __all__ = ["code_summary", "plot_code_table", "plot_tree"]
 
@@ -28,14 +28,14 @@ def code_summary(counts, max_length: int | None = None) -> dict:
         difference: ``0 <= redundancy < 1`` for a Huffman code.
     """
     counts = np.asarray(counts, dtype=np.int64)
-    lengths = huffman.code_lengths(counts, max_length)
+    lengths = huffman_codes.code_lengths(counts, max_length)
     total = int(counts.sum())
     average = float((counts * lengths).sum() / total) if total else 0.0
-    bits_per_symbol = huffman.entropy(counts)
+    bits_per_symbol = huffman_codes.entropy(counts)
     return {
         "n_used": int(np.count_nonzero(counts)),
         "max_length": int(lengths.max()) if lengths.size else 0,
-        "kraft_sum": huffman.kraft_sum(lengths),
+        "kraft_sum": huffman_codes.kraft_sum(lengths),
         "average_length": average,
         "entropy": bits_per_symbol,
         "redundancy": average - bits_per_symbol,
@@ -48,7 +48,7 @@ def _label(symbol: int, labels) -> str:
     return str(labels[symbol])
 
 
-def _layout(tree: huffman.HuffmanNode) -> dict[int, tuple[float, int]]:
+def _layout(tree: huffman_codes.HuffmanNode) -> dict[int, tuple[float, int]]:
     """(x, depth) of every node by ``id``: leaves 0, 1, 2, ... left to right, parents centred."""
     positions: dict[int, tuple[float, int]] = {}
     n_leaves = 0
@@ -73,7 +73,7 @@ def plot_tree(counts_or_tree, labels=None, ax=None):
     Parameters
     ----------
     counts_or_tree : array_like of int, shape (alphabet_size,), or HuffmanNode
-        Counts (the tree is built with ``huffman.build_tree``) or a tree.
+        Counts (the tree is built with ``huffman_codes.build_tree``) or a tree.
     labels : sequence or mapping, optional
         ``labels[symbol]`` is printed instead of the symbol number, e.g. ``{97: "a"}``.
     ax : matplotlib.axes.Axes, optional
@@ -84,8 +84,8 @@ def plot_tree(counts_or_tree, labels=None, ax=None):
     matplotlib.axes.Axes
     """
     tree = counts_or_tree
-    if not isinstance(tree, huffman.HuffmanNode):
-        tree = huffman.build_tree(counts_or_tree)
+    if not isinstance(tree, huffman_codes.HuffmanNode):
+        tree = huffman_codes.build_tree(counts_or_tree)
     positions = _layout(tree)
     n_leaves = 1 + max(x for x, _ in positions.values())
     depth = max(d for _, d in positions.values())
@@ -124,7 +124,7 @@ def plot_code_table(counts, ax=None, labels=None, max_length: int | None = None,
     labels : sequence or mapping, optional
         Printed instead of the symbol numbers.
     max_length : int, optional
-        Length limit passed to ``huffman.code_lengths``.
+        Length limit passed to ``huffman_codes.code_lengths``.
     max_rows : int, optional
         At most this many used symbols (in canonical order, shortest codes first) are listed.
 
@@ -133,8 +133,8 @@ def plot_code_table(counts, ax=None, labels=None, max_length: int | None = None,
     matplotlib.axes.Axes
     """
     counts = np.asarray(counts, dtype=np.int64)
-    lengths = huffman.code_lengths(counts, max_length)
-    codes = huffman.canonical_codes(lengths)
+    lengths = huffman_codes.code_lengths(counts, max_length)
+    codes = huffman_codes.canonical_codes(lengths)
     used = np.flatnonzero(lengths)
     order = used[np.lexsort((used, lengths[used]))]  # canonical order: length, then symbol
     total = counts.sum()

@@ -1,4 +1,4 @@
-"""Arithmetic coding as integer range coding, with static, adaptive and per-symbol CDF models.
+"""Arithmetic coding as integer range coding, with a static and an adaptive model.
 
 Coding by narrowing an interval
 -------------------------------
@@ -48,12 +48,19 @@ symbol count and the model. LZMA's first byte, always 0, is dropped. The encoder
 fewest bytes that pin ``V`` inside the final interval *whatever follows*, so junk appended after a
 stream changes nothing; the decoder reads missing bytes as 0, at most ``TAIL_ALLOWANCE`` (4) of
 them, and raises ``BitstreamError`` if it needs more. A message of certain symbols (probability
-1) costs 0 bytes. Values outside a CDF table's support are coded as the table's escape symbol,
-a sign bit and Exp-Golomb (order 0) of the overflow, all as equiprobable bits in the same stream.
+1) costs 0 bytes.
 
-Every model comes twice: a compiled kernel and a pure-Python twin (``use_numba=False``) built on
-``RangeEncoder``/``RangeDecoder``, the coder above in a few lines of plain integers (they live in
-``range_engine``, the kernels in ``_range_kernels``); the tests pin the two to equal bytes.
+The models
+----------
+This module holds the two models that code a whole message with one table: *static* (``encode``,
+``decode``: the caller measured the frequencies and stores them) and *adaptive*
+(``encode_adaptive``, ``decode_adaptive``: counts learned on the way, nothing stored). The third
+model, a table per symbol chosen by index for learned codecs, is ``indexed_coder``'s
+(``encode_with_indexes``, ``decode_with_indexes``, re-exported here), and one adaptive table per
+context is ``context_coder``'s. Every model comes twice: a compiled kernel and a pure-Python twin
+(``use_numba=False``) built on ``RangeEncoder``/``RangeDecoder``, the coder above in a few lines of
+plain integers (they live in ``range_engine``, the kernels in ``_range_kernels``); the tests pin
+the two to equal bytes.
 """
 
 from __future__ import annotations
@@ -62,31 +69,29 @@ from bisect import bisect_right
 
 import numpy as np
 
+from fromscratch.bitstream import as_byte_array
 from fromscratch.entropy import _range_kernels as kernels
 from fromscratch.entropy.cdf_tables import (
     CDF_PRECISION,
-    INT32_MAX,
-    INT32_MIN,
     MAX_SYMBOLS,
     MAX_TOTAL,
     cdf_tables_from_pmfs,
     check_adaptive_model,
     check_decode_count,
-    check_indexes,
     check_symbols,
     cumulative_frequencies,
     pmf_to_quantized_cdf,
     quantize_frequencies,
     symbol_dtype,
-    validate_cdf_tables,
 )
+from fromscratch.entropy.indexed_coder import decode_with_indexes, encode_with_indexes
 from fromscratch.entropy.range_engine import (
     TAIL_ALLOWANCE,
     RangeDecoder,
     RangeEncoder,
-    decode_escape_reference,
-    encode_escape_reference,
     raise_for_status,
+    stream_bytes,
+    stream_capacity,
 )
 
 __all__ = [
@@ -107,28 +112,11 @@ __all__ = [
     "quantize_frequencies",
 ]
 
-# --- checks shared by the three models --------------------------------------------------------
 
-
-def _as_bytes_array(data) -> np.ndarray:
-    return np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
-
-
-def _capacity(n_symbols: int, n_escapes: int = 0) -> int:
-    """Bytes enough for any stream: <= 16.006 bits per symbol (totals <= 2**16, freq >= 1),
-    <= 65 bits per escape tail, LZMA's leading byte and at most 4 flushed bytes."""
-    return 2 * n_symbols + n_symbols // 512 + 9 * n_escapes + 16
-
-
-def _stream_bytes(result: tuple[int, int], out: np.ndarray, symbols: np.ndarray) -> bytes:
-    status, value = result
-    if status == kernels.STATUS_ZERO_FREQUENCY:
-        raise ValueError(f"symbols[{value}] = {symbols[value]} has frequency 0: cannot be coded")
-    if status != kernels.STATUS_OK:
-        raise RuntimeError(f"range encoder kernel failed with status {status} (a bug)")
-    assert out[0] == 0, "LZMA's leading byte cannot carry"
-    return out[1:value].tobytes()
-
+# The size bound and the kernel-status check moved to range_engine (issue #14), where every coder
+# finds them; kept here under their old names for codecs.mlp_predictive.
+_capacity = stream_capacity
+_stream_bytes = stream_bytes
 
 
 def _shift_of(total: int) -> int:
@@ -166,9 +154,9 @@ def encode(symbols, freqs, *, use_numba: bool = True) -> bytes:
     symbols = check_symbols(symbols, 0, cum_freqs.size - 2)
     if not use_numba:
         return _encode_static_reference(symbols, cum_freqs, total)
-    out = np.empty(_capacity(symbols.size), np.uint8)
+    out = np.empty(stream_capacity(symbols.size), np.uint8)
     result = kernels.encode_static_kernel(symbols, cum_freqs, total, _shift_of(total), out)
-    return _stream_bytes(result, out, symbols)
+    return stream_bytes(result, out, symbols)
 
 
 def decode(data, freqs, n: int, *, use_numba: bool = True) -> np.ndarray:
@@ -189,7 +177,7 @@ def decode(data, freqs, n: int, *, use_numba: bool = True) -> np.ndarray:
     """
     cum_freqs, total = cumulative_frequencies(freqs)
     freqs = np.diff(cum_freqs)
-    data = _as_bytes_array(data)
+    data = as_byte_array(data)
     n = check_decode_count(n, data.size, int(freqs.max()), total)
     dtype = symbol_dtype(freqs.size)
     if not use_numba:
@@ -257,9 +245,9 @@ def encode_adaptive(
     symbols = check_symbols(symbols, 0, alphabet_size - 1)
     if not use_numba:
         return _encode_adaptive_reference(symbols, alphabet_size, increment, limit)
-    out = np.empty(_capacity(symbols.size), np.uint8)
+    out = np.empty(stream_capacity(symbols.size), np.uint8)
     result = kernels.encode_adaptive_kernel(symbols, alphabet_size, increment, limit, out)
-    return _stream_bytes(result, out, symbols)
+    return stream_bytes(result, out, symbols)
 
 
 def decode_adaptive(
@@ -272,7 +260,7 @@ def decode_adaptive(
     ``BitstreamError`` like ``decode``.
     """
     alphabet_size, increment, limit = check_adaptive_model(alphabet_size, increment, limit)
-    data = _as_bytes_array(data)
+    data = as_byte_array(data)
     # no count ever exceeds total - (alphabet_size - 1) <= limit - alphabet_size + 1
     n = check_decode_count(n, data.size, limit - alphabet_size + 1, limit)
     dtype = symbol_dtype(alphabet_size)
@@ -316,111 +304,4 @@ def _decode_adaptive_reference(data, alphabet_size, increment, limit, n, dtype) 
         decoder.consume(cum, counts[s])
         out[i] = s
         total = _update_counts_reference(counts, total, s, increment, limit)
-    return out
-
-
-# --- per-symbol CDF tables ----------------------------------------------------------------------
-
-
-def encode_with_indexes(
-    symbols, indexes, cdfs, cdf_lengths, offsets, *, use_numba: bool = True
-) -> bytes:
-    """Range-code each ``symbols[i]`` with its own table ``indexes[i]`` (CompressAI's interface).
-
-    Parameters
-    ----------
-    symbols : array_like of int, shape (n,) or any shape (flattened)
-        int32 values. Table ``t`` codes ``offsets[t] .. offsets[t] + cdf_lengths[t] - 3``
-        directly; any other value is coded as the table's escape symbol (index
-        ``cdf_lengths[t] - 2``) followed by a sign bit and the Exp-Golomb code of how far
-        outside it lies, so every int32 value can be coded.
-    indexes : array_like of int, same size as ``symbols``
-        Table of each symbol, ``0 .. n_tables - 1``.
-    cdfs : array_like of int, shape (n_tables, max_length)
-        Quantized CDFs (``pmf_to_quantized_cdf``): ``cdf[0] = 0``, strictly increasing,
-        ``cdf[cdf_lengths[t] - 1] = 2**16``; entries after that are ignored.
-    cdf_lengths : array_like of int, shape (n_tables,)
-        Entries used per row, ``3 .. max_length``.
-    offsets : array_like of int, shape (n_tables,)
-        Value coded by symbol 0 of each table.
-    use_numba : bool, optional
-        ``False`` runs the pure-Python twin.
-
-    Raises
-    ------
-    ValueError
-        Before any coding, on any invalid table, index or symbol (see ``validate_cdf_tables``).
-    """
-    cdfs, cdf_lengths, offsets = validate_cdf_tables(cdfs, cdf_lengths, offsets)
-    symbols = check_symbols(symbols, INT32_MIN, INT32_MAX).astype(np.int32, copy=False)
-    indexes = check_indexes(indexes, cdfs.shape[0])
-    if indexes.shape != symbols.shape:
-        raise ValueError(f"{indexes.size} indexes for {symbols.size} symbols")
-    if not use_numba:
-        return _encode_with_indexes_reference(symbols, indexes, cdfs, cdf_lengths, offsets)
-    values = symbols.astype(np.int64) - offsets[indexes]
-    n_escapes = int(np.count_nonzero((values < 0) | (values >= cdf_lengths[indexes] - 2)))
-    out = np.empty(_capacity(symbols.size, n_escapes), np.uint8)
-    result = kernels.encode_with_indexes_kernel(symbols, indexes, cdfs, cdf_lengths, offsets, out)
-    return _stream_bytes(result, out, symbols)
-
-
-def decode_with_indexes(
-    data, indexes, cdfs, cdf_lengths, offsets, *, use_numba: bool = True
-) -> np.ndarray:
-    """Decode one value per entry of ``indexes``, coded by ``encode_with_indexes``.
-
-    Returns
-    -------
-    numpy.ndarray of int32, shape (len(indexes),)
-
-    Raises
-    ------
-    ValueError
-        On invalid tables or indexes (checked before decoding).
-    BitstreamError
-        If the stream is truncated or provably corrupt.
-    """
-    cdfs, cdf_lengths, offsets = validate_cdf_tables(cdfs, cdf_lengths, offsets)
-    indexes = check_indexes(indexes, cdfs.shape[0])
-    data = _as_bytes_array(data)
-    if not use_numba:
-        return _decode_with_indexes_reference(data, indexes, cdfs, cdf_lengths, offsets)
-    out = np.empty(indexes.size, np.int32)
-    status, i, pos = kernels.decode_with_indexes_kernel(
-        data, indexes, cdfs, cdf_lengths, offsets, out
-    )
-    raise_for_status(status, i, pos, data.size)
-    return out
-
-
-def _encode_with_indexes_reference(symbols, indexes, cdfs, cdf_lengths, offsets) -> bytes:
-    encoder = RangeEncoder()
-    cdf_rows, lengths, firsts = cdfs.tolist(), cdf_lengths.tolist(), offsets.tolist()
-    for v, t in zip(symbols.tolist(), indexes.tolist(), strict=True):
-        cdf, escape, value = cdf_rows[t], lengths[t] - 2, v - firsts[t]
-        s = value if 0 <= value < escape else escape
-        encoder.encode(cdf[s], cdf[s + 1] - cdf[s], 1 << CDF_PRECISION)
-        if s == escape:
-            if value < 0:
-                encode_escape_reference(encoder, 1, -value - 1)
-            else:
-                encode_escape_reference(encoder, 0, value - escape)
-    return encoder.finish()
-
-
-def _decode_with_indexes_reference(data, indexes, cdfs, cdf_lengths, offsets) -> np.ndarray:
-    decoder = RangeDecoder(data)
-    cdf_rows, lengths, firsts = cdfs.tolist(), cdf_lengths.tolist(), offsets.tolist()
-    out = np.empty(indexes.size, np.int32)
-    for i, t in enumerate(indexes.tolist()):
-        decoder.symbol_index = i
-        cdf, escape = cdf_rows[t], lengths[t] - 2
-        slot = decoder.decode_slot(1 << CDF_PRECISION)
-        s = bisect_right(cdf, slot, 0, escape + 2) - 1
-        decoder.consume(cdf[s], cdf[s + 1] - cdf[s])
-        if s < escape:
-            out[i] = firsts[t] + s
-        else:
-            out[i] = decode_escape_reference(decoder, firsts[t], firsts[t] + escape - 1)
     return out

@@ -15,7 +15,10 @@ an Exp-Golomb (order 0) magnitude as equiprobable raw bits (``encode_escape_refe
 
 Decoders never read past ``data``: a byte beyond its end reads as 0, at most ``TAIL_ALLOWANCE``
 of them (a valid stream never needs more); the kernels report problems as ``STATUS_*`` codes and
-:func:`raise_for_status` turns them into :class:`~fromscratch.bitstream.BitstreamError`.
+:func:`raise_for_status` turns them into :class:`~fromscratch.bitstream.BitstreamError`. Every
+encoder kernel writes into a buffer of ``stream_capacity`` bytes, and ``stream_bytes`` turns its
+status into the stream or an error; all the coders (``range_coder``, ``indexed_coder``,
+``context_coder``, the MLP codec) share these two.
 """
 
 from __future__ import annotations
@@ -164,6 +167,31 @@ def _outside_message(symbol_index: int, pos: int) -> str:
         f"corrupt range-coded stream: at symbol {symbol_index} (near byte {pos}) the code value "
         "lies in no symbol's slice"
     )
+
+
+# --- around the kernels: the output size, and their statuses as bytes or errors --------------
+
+
+def stream_capacity(n_symbols: int, n_escapes: int = 0) -> int:
+    """Bytes enough for any stream: <= 16.006 bits per symbol (totals <= 2**16, freq >= 1),
+    <= 65 bits per escape tail, LZMA's leading byte and at most 4 flushed bytes."""
+    return 2 * n_symbols + n_symbols // 512 + 9 * n_escapes + 16
+
+
+def stream_bytes(result: tuple[int, int], out, symbols) -> bytes:
+    """The stream an encoder kernel wrote into ``out`` (uint8, ``stream_capacity`` long).
+
+    ``result`` is the kernel's ``(status, end)``: on ``STATUS_ZERO_FREQUENCY`` ``end`` is the
+    index of the symbol that could not be coded (``ValueError``), on success the end of ``out``'s
+    stream, which begins with LZMA's always-zero byte (dropped here).
+    """
+    status, value = result
+    if status == STATUS_ZERO_FREQUENCY:
+        raise ValueError(f"symbols[{value}] = {symbols[value]} has frequency 0: cannot be coded")
+    if status != STATUS_OK:
+        raise RuntimeError(f"range encoder kernel failed with status {status} (a bug)")
+    assert out[0] == 0, "LZMA's leading byte cannot carry"
+    return out[1:value].tobytes()
 
 
 def raise_for_status(status: int, symbol_index: int, pos: int, n_bytes: int) -> None:
