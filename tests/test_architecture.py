@@ -45,7 +45,12 @@ LAYERS = [
     ("fromscratch", 6),  # the package's own __init__: the public API over the codecs
 ]
 # Within a layer, these packages must not import each other (they are independent boxes).
-INDEPENDENT = ("fromscratch.transforms", "fromscratch.entropy", "fromscratch.nn", "fromscratch.metrics")
+INDEPENDENT = (
+    "fromscratch.transforms",
+    "fromscratch.entropy",
+    "fromscratch.nn",
+    "fromscratch.metrics",
+)
 
 
 def module_name(path: Path) -> str:

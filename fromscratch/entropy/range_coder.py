@@ -113,12 +113,6 @@ __all__ = [
 ]
 
 
-# The size bound and the kernel-status check moved to range_engine (issue #14), where every coder
-# finds them; kept here under their old names for codecs.mlp_predictive.
-_capacity = stream_capacity
-_stream_bytes = stream_bytes
-
-
 def _shift_of(total: int) -> int:
     """``log2(total)`` if ``total`` is a power of two (the kernels then shift), else -1."""
     return total.bit_length() - 1 if total & (total - 1) == 0 else -1

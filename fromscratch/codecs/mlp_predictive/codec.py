@@ -87,8 +87,7 @@ import numpy as np
 
 from ...bitstream import BitstreamError
 from ...entropy.cdf_tables import check_decode_count
-from ...entropy.range_coder import _capacity, _stream_bytes
-from ...entropy.range_engine import raise_for_status
+from ...entropy.range_engine import raise_for_status, stream_bytes, stream_capacity
 from ..base import ContainerCodec, Parameter, register
 from . import _kernels as kernels
 from ._kernels import ALPHABET_SIZE, n_features
@@ -134,9 +133,9 @@ def encode_stream(image: np.ndarray, mode: str, nets: list[PredictorNet] | None 
     if mode == "net":
         nets = check_nets(nets, img.shape[2], "nets")
     model = _kernel_model(mode, nets)
-    out = np.empty(_capacity(img.size), np.uint8)
+    out = np.empty(stream_capacity(img.size), np.uint8)
     result = kernels.encode_image_kernel(img, *model, INCREMENT, LIMIT, out)
-    return _stream_bytes(result, out, img.ravel())
+    return stream_bytes(result, out, img.ravel())
 
 
 def decode_stream(data, shape: tuple[int, ...], mode: str,
