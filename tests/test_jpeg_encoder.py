@@ -1,6 +1,7 @@
 """The baseline JPEG encoder: files every decoder opens, libjpeg's sizes and quality, exact tables,
 restart markers, byte stuffing, optimized Huffman tables, and kernels pinned to their twins."""
 
+import hashlib
 import io
 import struct
 
@@ -341,6 +342,41 @@ def test_kernels_refuse_what_baseline_cannot_code():
             kernels.encode_blocks(bad, ids, ids, *only_eob, use_numba=use_numba)
     with pytest.raises(ValueError, match="table ids"):
         kernels.encode_blocks(blocks, ids + 1, ids, *tables)
+
+
+#: sha256 of files our encoder wrote for data/samples/kodim23-half.png, recorded before the
+#: package's files were rearranged (issue #14): a refactor must not change a single byte.
+PINNED_STREAMS = [
+    ({"quality": 75}, 13815,
+     "1c64ca1857f0315df8949d2de079e6e895e7fc78f4bfe6d2e92925c76e9d16e5"),
+    ({"quality": 75, "optimize": True}, 13392,
+     "84c0287a4c9da5156f515801ba26f3de02462738469e6b4ec4a0973d3b120411"),
+    ({"quality": 40, "subsampling": "4:4:4", "restart_interval": 5}, 11667,
+     "5ce4bcbb65825862c383eac8aa225d7648eb8b772cfabe2afd979c80466e1276"),
+    ({"quality": 90, "subsampling": "4:2:2", "optimize": True, "restart_interval": 7}, 25859,
+     "be7907fb1e452dac3aff36c652a876ef71824f035fe129b83c1eb533046b615a"),
+]
+
+
+@pytest.mark.parametrize("params, size, digest", PINNED_STREAMS)
+def test_encoded_bytes_stay_pinned(params, size, digest):
+    # The pixel stages round float32 products: a BLAS that sums in another order could move a
+    # coefficient lying within ~1e-6 of a rounding boundary. The scan-only pin below has no floats.
+    image = np.asarray(Image.open(BUNDLED_DIR / "samples" / "kodim23-half.png").convert("RGB"))
+    data = encoder.encode(image, **params)
+    assert (len(data), hashlib.sha256(data).hexdigest()) == (size, digest)
+
+
+def test_entropy_coded_bytes_stay_pinned():
+    rng = np.random.default_rng(7)
+    blocks = _random_blocks(rng, 300)
+    table_ids = rng.integers(0, 2, 300)
+    dc_counts, ac_counts = kernels.count_symbols(blocks, table_ids, table_ids, 2)
+    fitted = ([code_table(*markers.optimal_huffman_table(c)) for c in dc_counts],
+              [code_table(*markers.optimal_huffman_table(c)) for c in ac_counts])
+    data = kernels.encode_blocks(blocks, table_ids, table_ids, *fitted, 6)
+    assert (len(data), hashlib.sha256(data).hexdigest()) == (
+        6661, "5d9e51f69bf6fb336c63f912ce3ecea1cc41cdeba5987e04d473b2dadf955171")
 
 
 # --------------------------------------------------------------------------------------------
