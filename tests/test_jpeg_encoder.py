@@ -12,8 +12,7 @@ from PIL import Image
 import fromscratch
 from fromscratch import backend
 from fromscratch.codecs import codec_for_data, get_codec
-from fromscratch.codecs.jpeg import _encode_kernels as kernels
-from fromscratch.codecs.jpeg import encoder, markers, tables
+from fromscratch.codecs.jpeg import encoder, entropy_coding, markers, tables
 from fromscratch.codecs.jpeg.tables import (
     AC_CHROMINANCE,
     AC_LUMINANCE,
@@ -302,8 +301,8 @@ def test_kernels_and_twins_write_identical_bytes(photo):
     rng = np.random.default_rng(7)
     blocks = _random_blocks(rng, 300)
     table_ids = rng.integers(0, 2, 300)
-    dc_counts, ac_counts = kernels.count_symbols(blocks, table_ids, table_ids, 2)
-    twin_counts = kernels.count_symbols(blocks, table_ids, table_ids, 2, use_numba=False)
+    dc_counts, ac_counts = entropy_coding.count_symbols(blocks, table_ids, table_ids, 2)
+    twin_counts = entropy_coding.count_symbols(blocks, table_ids, table_ids, 2, use_numba=False)
     np.testing.assert_array_equal(dc_counts, twin_counts[0])
     np.testing.assert_array_equal(ac_counts, twin_counts[1])
     standard = ([code_table(*DC_LUMINANCE), code_table(*DC_CHROMINANCE)],
@@ -313,7 +312,8 @@ def test_kernels_and_twins_write_identical_bytes(photo):
     for dc_tables, ac_tables in (standard, fitted):
         for blocks_per_restart in (0, 1, 6, 299, 300):
             args = (blocks, table_ids, table_ids, dc_tables, ac_tables, blocks_per_restart)
-            assert kernels.encode_blocks(*args) == kernels.encode_blocks(*args, use_numba=False)
+            assert (entropy_coding.encode_blocks(*args)
+                    == entropy_coding.encode_blocks(*args, use_numba=False))
     image = photo[:50, :70]
     for optimize, restart_interval in ((False, 0), (True, 2)):
         assert (encoder.encode(image, 90, "4:2:0", optimize, restart_interval)
@@ -330,18 +330,18 @@ def test_kernels_refuse_what_baseline_cannot_code():
         bad[1, position] = value
         for use_numba in (True, False):
             with pytest.raises(ValueError, match="block 1"):
-                kernels.encode_blocks(bad, ids, ids, *tables, use_numba=use_numba)
+                entropy_coding.encode_blocks(bad, ids, ids, *tables, use_numba=use_numba)
             with pytest.raises(ValueError, match="block 1"):
-                kernels.count_symbols(bad, ids, ids, 1, use_numba=use_numba)
+                entropy_coding.count_symbols(bad, ids, ids, 1, use_numba=use_numba)
     only_eob = ([code_table(*DC_LUMINANCE)],
                 [code_table(np.eye(16, dtype=np.int64)[1], np.array([0x00, 0x01]))])
     bad = blocks.copy()
     bad[2, 1] = 2  # symbol 0x02 has no code in this table
     for use_numba in (True, False):
         with pytest.raises(ValueError, match="block 2"):
-            kernels.encode_blocks(bad, ids, ids, *only_eob, use_numba=use_numba)
+            entropy_coding.encode_blocks(bad, ids, ids, *only_eob, use_numba=use_numba)
     with pytest.raises(ValueError, match="table ids"):
-        kernels.encode_blocks(blocks, ids + 1, ids, *tables)
+        entropy_coding.encode_blocks(blocks, ids + 1, ids, *tables)
 
 
 #: sha256 of files our encoder wrote for data/samples/kodim23-half.png, recorded before the
@@ -371,10 +371,10 @@ def test_entropy_coded_bytes_stay_pinned():
     rng = np.random.default_rng(7)
     blocks = _random_blocks(rng, 300)
     table_ids = rng.integers(0, 2, 300)
-    dc_counts, ac_counts = kernels.count_symbols(blocks, table_ids, table_ids, 2)
+    dc_counts, ac_counts = entropy_coding.count_symbols(blocks, table_ids, table_ids, 2)
     fitted = ([code_table(*markers.optimal_huffman_table(c)) for c in dc_counts],
               [code_table(*markers.optimal_huffman_table(c)) for c in ac_counts])
-    data = kernels.encode_blocks(blocks, table_ids, table_ids, *fitted, 6)
+    data = entropy_coding.encode_blocks(blocks, table_ids, table_ids, *fitted, 6)
     assert (len(data), hashlib.sha256(data).hexdigest()) == (
         6661, "5d9e51f69bf6fb336c63f912ce3ecea1cc41cdeba5987e04d473b2dadf955171")
 
