@@ -220,7 +220,7 @@ def _cached_code_table(bits: bytes, values: bytes) -> tuple[np.ndarray, np.ndarr
 # --------------------------------------------------------------------------------------------
 def encode_blocks_reference(blocks, dc_table_ids, ac_table_ids, dc_tables, ac_tables,
                             blocks_per_restart: int) -> bytes:
-    """Readable twin of ``encode_blocks_kernel``: the entropy-coded data of a scan, as bytes.
+    """Readable twin of ``_encode_kernels.encode_blocks_kernel``: a scan's entropy-coded bytes.
 
     ``dc_tables[t]`` and ``ac_tables[t]`` are ``(codes[256], lengths[256])`` pairs
     (``tables.code_table``). The data of each restart interval is packed with a ``BitWriter``,
