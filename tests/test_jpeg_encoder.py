@@ -1,6 +1,7 @@
 """The baseline JPEG encoder: files every decoder opens, libjpeg's sizes and quality, exact tables,
 restart markers, byte stuffing, optimized Huffman tables, and kernels pinned to their twins."""
 
+import hashlib
 import io
 import struct
 
@@ -11,8 +12,7 @@ from PIL import Image
 import fromscratch
 from fromscratch import backend
 from fromscratch.codecs import codec_for_data, get_codec
-from fromscratch.codecs.jpeg import _encode_kernels as kernels
-from fromscratch.codecs.jpeg import encoder, markers, tables
+from fromscratch.codecs.jpeg import encoder, entropy_coding, markers, tables
 from fromscratch.codecs.jpeg.tables import (
     AC_CHROMINANCE,
     AC_LUMINANCE,
@@ -301,8 +301,8 @@ def test_kernels_and_twins_write_identical_bytes(photo):
     rng = np.random.default_rng(7)
     blocks = _random_blocks(rng, 300)
     table_ids = rng.integers(0, 2, 300)
-    dc_counts, ac_counts = kernels.count_symbols(blocks, table_ids, table_ids, 2)
-    twin_counts = kernels.count_symbols(blocks, table_ids, table_ids, 2, use_numba=False)
+    dc_counts, ac_counts = entropy_coding.count_symbols(blocks, table_ids, table_ids, 2)
+    twin_counts = entropy_coding.count_symbols(blocks, table_ids, table_ids, 2, use_numba=False)
     np.testing.assert_array_equal(dc_counts, twin_counts[0])
     np.testing.assert_array_equal(ac_counts, twin_counts[1])
     standard = ([code_table(*DC_LUMINANCE), code_table(*DC_CHROMINANCE)],
@@ -312,7 +312,8 @@ def test_kernels_and_twins_write_identical_bytes(photo):
     for dc_tables, ac_tables in (standard, fitted):
         for blocks_per_restart in (0, 1, 6, 299, 300):
             args = (blocks, table_ids, table_ids, dc_tables, ac_tables, blocks_per_restart)
-            assert kernels.encode_blocks(*args) == kernels.encode_blocks(*args, use_numba=False)
+            assert (entropy_coding.encode_blocks(*args)
+                    == entropy_coding.encode_blocks(*args, use_numba=False))
     image = photo[:50, :70]
     for optimize, restart_interval in ((False, 0), (True, 2)):
         assert (encoder.encode(image, 90, "4:2:0", optimize, restart_interval)
@@ -329,18 +330,53 @@ def test_kernels_refuse_what_baseline_cannot_code():
         bad[1, position] = value
         for use_numba in (True, False):
             with pytest.raises(ValueError, match="block 1"):
-                kernels.encode_blocks(bad, ids, ids, *tables, use_numba=use_numba)
+                entropy_coding.encode_blocks(bad, ids, ids, *tables, use_numba=use_numba)
             with pytest.raises(ValueError, match="block 1"):
-                kernels.count_symbols(bad, ids, ids, 1, use_numba=use_numba)
+                entropy_coding.count_symbols(bad, ids, ids, 1, use_numba=use_numba)
     only_eob = ([code_table(*DC_LUMINANCE)],
                 [code_table(np.eye(16, dtype=np.int64)[1], np.array([0x00, 0x01]))])
     bad = blocks.copy()
     bad[2, 1] = 2  # symbol 0x02 has no code in this table
     for use_numba in (True, False):
         with pytest.raises(ValueError, match="block 2"):
-            kernels.encode_blocks(bad, ids, ids, *only_eob, use_numba=use_numba)
+            entropy_coding.encode_blocks(bad, ids, ids, *only_eob, use_numba=use_numba)
     with pytest.raises(ValueError, match="table ids"):
-        kernels.encode_blocks(blocks, ids + 1, ids, *tables)
+        entropy_coding.encode_blocks(blocks, ids + 1, ids, *tables)
+
+
+#: sha256 of files our encoder wrote for data/samples/kodim23-half.png, recorded before the
+#: package's files were rearranged (issue #14): a refactor must not change a single byte.
+PINNED_STREAMS = [
+    ({"quality": 75}, 13815,
+     "1c64ca1857f0315df8949d2de079e6e895e7fc78f4bfe6d2e92925c76e9d16e5"),
+    ({"quality": 75, "optimize": True}, 13392,
+     "84c0287a4c9da5156f515801ba26f3de02462738469e6b4ec4a0973d3b120411"),
+    ({"quality": 40, "subsampling": "4:4:4", "restart_interval": 5}, 11667,
+     "5ce4bcbb65825862c383eac8aa225d7648eb8b772cfabe2afd979c80466e1276"),
+    ({"quality": 90, "subsampling": "4:2:2", "optimize": True, "restart_interval": 7}, 25859,
+     "be7907fb1e452dac3aff36c652a876ef71824f035fe129b83c1eb533046b615a"),
+]
+
+
+@pytest.mark.parametrize("params, size, digest", PINNED_STREAMS)
+def test_encoded_bytes_stay_pinned(params, size, digest):
+    # The pixel stages round float32 products: a BLAS that sums in another order could move a
+    # coefficient lying within ~1e-6 of a rounding boundary. The scan-only pin below has no floats.
+    image = np.asarray(Image.open(BUNDLED_DIR / "samples" / "kodim23-half.png").convert("RGB"))
+    data = encoder.encode(image, **params)
+    assert (len(data), hashlib.sha256(data).hexdigest()) == (size, digest)
+
+
+def test_entropy_coded_bytes_stay_pinned():
+    rng = np.random.default_rng(7)
+    blocks = _random_blocks(rng, 300)
+    table_ids = rng.integers(0, 2, 300)
+    dc_counts, ac_counts = entropy_coding.count_symbols(blocks, table_ids, table_ids, 2)
+    fitted = ([code_table(*markers.optimal_huffman_table(c)) for c in dc_counts],
+              [code_table(*markers.optimal_huffman_table(c)) for c in ac_counts])
+    data = entropy_coding.encode_blocks(blocks, table_ids, table_ids, *fitted, 6)
+    assert (len(data), hashlib.sha256(data).hexdigest()) == (
+        6661, "5d9e51f69bf6fb336c63f912ce3ecea1cc41cdeba5987e04d473b2dadf955171")
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 
     RGB --colour--> Y Cb Cr --subsample chroma--> planes --pad to whole MCUs-->
         --8x8 DCT, / table, round, zigzag--> quantized blocks --DC differences-->
-        --run/size symbols, Huffman, stuffing (_encode_kernels)--> entropy-coded data
+        --run/size symbols, Huffman, stuffing (entropy_coding)--> entropy-coded data
         --markers--> SOI APP0 DQT SOF0 DHT [DRI] SOS data EOI
 
 1. **Colour.** RGB becomes luma Y and chroma Cb, Cr (JFIF, ``transforms.colour``). The eye sees
@@ -27,11 +27,12 @@
 5. **DC prediction.** Neighbouring blocks have similar averages, so each DC coefficient is sent
    as the difference from the previous block of the same component (0 at the start of the scan
    and after every restart marker).
-6. **Entropy coding.** Run/size symbols with Huffman codes, see ``_encode_kernels``. The tables
-   are Annex K's "typical" ones, or (``optimize``) built for this image: a first pass counts the
-   symbols, chapter 1's length-limited Huffman construction gives code lengths of at most 16 bits,
-   and the table is sent in the DHT segment (``markers.optimal_huffman_table``, which also keeps
-   the all-ones code word free, as JPEG requires).
+6. **Entropy coding.** Run/size symbols with Huffman codes, byte stuffing and restart markers,
+   see ``entropy_coding``. The tables are Annex K's "typical" ones, or (``optimize``) built for
+   this image from a first pass that counts the symbols.
+
+This module holds stages 1-5, the *pixel stages*, and :func:`encode`, which chains them to the
+entropy coder and wraps the result in the marker segments (``markers``).
 
 The DCT, the division by the table and the zigzag reordering are all linear maps of the 64
 pixels of a block, so :func:`divided_coefficients` folds them into one 64 x 64 matrix and runs a
@@ -64,20 +65,9 @@ from ...backend import array_module
 from ...transforms.colour import RGB_TO_YCBCR
 from ...transforms.dct import dct_matrix
 from ..base import as_image
-from . import _encode_kernels as kernels
-from . import markers
+from . import entropy_coding, markers
 from .markers import SUBSAMPLINGS, Component, frame_components
-from .tables import (
-    AC_CHROMINANCE,
-    AC_LUMINANCE,
-    CHROMINANCE_QUANT,
-    DC_CHROMINANCE,
-    DC_LUMINANCE,
-    LUMINANCE_QUANT,
-    ZIGZAG,
-    code_table,
-    quality_scaled,
-)
+from .tables import CHROMINANCE_QUANT, LUMINANCE_QUANT, ZIGZAG, quality_scaled
 
 __all__ = [
     "dc_differences",
@@ -373,30 +363,6 @@ def dc_differences(mcus: np.ndarray, components: list[Component],
 
 
 # --------------------------------------------------------------------------------------------
-# Huffman tables (built by markers.optimal_huffman_table when optimizing)
-# --------------------------------------------------------------------------------------------
-def _code_table(bits: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``tables.code_table``, remembered: the standard tables serve every image."""
-    return _cached_code_table(bytes(np.asarray(bits, dtype=np.uint8)),
-                              bytes(np.asarray(values, dtype=np.uint8)))
-
-
-@functools.lru_cache(maxsize=16)
-def _cached_code_table(bits: bytes, values: bytes) -> tuple[np.ndarray, np.ndarray]:
-    return code_table(np.frombuffer(bits, dtype=np.uint8), np.frombuffer(values, dtype=np.uint8))
-
-
-def _huffman_tables(mcus, block_table_ids, n_tables, optimize, use_numba):
-    """(DC tables, AC tables) as lists of (bits, values), standard or fitted to the blocks."""
-    if not optimize:
-        return [DC_LUMINANCE, DC_CHROMINANCE][:n_tables], [AC_LUMINANCE, AC_CHROMINANCE][:n_tables]
-    dc_counts, ac_counts = kernels.count_symbols(mcus, block_table_ids, block_table_ids,
-                                                 n_tables, use_numba)
-    return ([markers.optimal_huffman_table(counts) for counts in dc_counts],
-            [markers.optimal_huffman_table(counts) for counts in ac_counts])
-
-
-# --------------------------------------------------------------------------------------------
 # The whole encoder
 # --------------------------------------------------------------------------------------------
 def _ceil_div(numerator: int, denominator: int) -> int:
@@ -456,11 +422,11 @@ def encode(image, quality: int = 75, subsampling: str = "4:2:0", optimize: bool 
     table_of_mcu_block = np.concatenate([np.full(c.h * c.v, c.table_id) for c in components])
     block_table_ids = np.tile(table_of_mcu_block, n_mcus)
 
-    dc_tables, ac_tables = _huffman_tables(mcus, block_table_ids, len(quant_tables), optimize,
-                                           use_numba)
-    data = kernels.encode_blocks(
+    dc_tables, ac_tables = entropy_coding.huffman_tables(mcus, block_table_ids, len(quant_tables),
+                                                         optimize, use_numba)
+    data = entropy_coding.encode_blocks(
         mcus, block_table_ids, block_table_ids,
-        [_code_table(*table) for table in dc_tables], [_code_table(*table) for table in ac_tables],
+        entropy_coding.code_tables(dc_tables), entropy_coding.code_tables(ac_tables),
         restart_interval * blocks_per_mcu, use_numba)
 
     header = markers.headers(height, width, components, quant_tables,

@@ -18,8 +18,8 @@ marker) and that many bytes of parameters. A baseline file written by this packa
     EOI                  FF D9   end of image
 
 Inside the entropy-coded data a ``0xFF`` byte must be followed by ``0x00`` ("byte stuffing"),
-so that a decoder scanning for markers never mistakes data for one; that is the kernels' job
-(``_encode_kernels``). This module only writes the segments, in the order libjpeg writes them
+so that a decoder scanning for markers never mistakes data for one; that is the entropy coder's job
+(``entropy_coding``). This module only writes the segments, in the order libjpeg writes them
 (one DQT and one DHT segment per table), and knows nothing about pixels.
 
 It also holds what the headers describe: the frame's components with their sampling factors

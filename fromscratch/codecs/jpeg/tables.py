@@ -10,6 +10,8 @@ Huffman tables, and the IJG quality scaling that everyone's "quality 75" means.
   baseline limit). This is libjpeg's ``jpeg_quality_scaling``, so our quality 75 is Pillow's.
 * **Huffman (Annex K.3).** The "typical" tables in JPEG's own compact form: ``bits[L]`` = how many
   codes of length L (1..16), then the symbol values in code order (canonical codes, chapter 1).
+  Two AC symbols have a fixed meaning (F.1.2.2): ``EOB`` (0x00, only zeros remain in the block)
+  and ``ZRL`` (0xF0, sixteen zeros); ``entropy_coding`` says how the others are formed.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ __all__ = [
     "CHROMINANCE_QUANT",
     "DC_CHROMINANCE",
     "DC_LUMINANCE",
+    "EOB",
     "LUMINANCE_QUANT",
     "UNZIGZAG",
     "ZIGZAG",
+    "ZRL",
     "code_table",
     "position_lengths",
     "quality_scaled",
@@ -111,6 +115,9 @@ AC_CHROMINANCE = _table(
      0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7,
      0xE8, 0xE9, 0xEA, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA],
 )
+
+EOB = 0x00  #: AC symbol "end of block": only zeros remain
+ZRL = 0xF0  #: AC symbol "zero run length": sixteen zeros, more to come before a value
 
 
 def position_lengths(bits: np.ndarray) -> np.ndarray:
