@@ -34,7 +34,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..data import REPO_ROOT
-from .exercises import chapter_notebooks, exercises, read_notebook
+from .exercises import chapter_notebooks, chapter_prefix, exercises, read_notebook
 
 __all__ = [
     "NOTEBOOKS_DIR",
@@ -133,15 +133,17 @@ def nbgrader_config_text() -> str:
 
 
 def _chapters(notebooks_dir: str | Path | None, chapters: Sequence[str] | None) -> list[Path]:
-    """The solved notebooks to use: all chapters, or those whose stem starts with one of ``chapters``."""
+    """The solved notebooks to use: all chapters, or those named (``"02b"`` or the whole stem)."""
     folder = Path(notebooks_dir) if notebooks_dir is not None else NOTEBOOKS_DIR
     found = chapter_notebooks(folder)
     if not found:
         raise ClassroomError(f"no chapter notebooks ([0-9]*.ipynb) in {folder}")
     if chapters:
-        picked = [p for p in found if any(p.stem == c or p.stem.startswith(f"{c}_") for c in chapters)]
-        missing = [c for c in chapters
-                   if not any(p.stem == c or p.stem.startswith(f"{c}_") for p in found)]
+        def named(path: Path, chapter: str) -> bool:
+            return chapter in (path.stem, chapter_prefix(path.stem))
+
+        picked = [p for p in found if any(named(p, c) for c in chapters)]
+        missing = [c for c in chapters if not any(named(p, c) for p in found)]
         if missing:
             raise ClassroomError(f"no chapter {', '.join(missing)} in {folder}")
         found = picked

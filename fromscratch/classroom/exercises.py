@@ -99,7 +99,7 @@ def _check_id(grade_id: str, stem: str, allowed: str) -> str | None:
     prefix = re.escape(chapter_prefix(stem))
     if re.fullmatch(rf"(ch)?{prefix}_ex\d+{allowed}", grade_id or ""):
         return None
-    return f"grade_id {grade_id!r} should read <chapter>_ex<N>{allowed or ''} with chapter {prefix!r}"
+    return f"grade_id {grade_id!r} should read <chapter>_ex<N>{allowed} with chapter {prefix!r}"
 
 
 def _marker_problems(text: str, begin: str, end: str) -> bool:
@@ -136,7 +136,7 @@ def metadata_problems(path: str | Path) -> list[str]:
         if meta:
             grade_id = meta.get("grade_id")
             if grade_id in seen:
-                problems.append(f"{where}: grade_id {grade_id!r} also used by cell {seen[grade_id]}")
+                problems.append(f"{where}: grade_id {grade_id!r} also in cell {seen[grade_id]}")
             seen[grade_id] = i
             if meta.get("schema_version") != SCHEMA_VERSION:
                 problems.append(f"{where}: nbgrader schema_version should be {SCHEMA_VERSION}")
@@ -160,7 +160,7 @@ def metadata_problems(path: str | Path) -> list[str]:
                 problems.append(f"{where}: {problem}")
             after = _nbgrader(cells[i + 1]) if i + 1 < len(cells) else {}
             if not after.get("grade"):
-                problems.append(f"{where}: the solution cell is not followed by a graded checking cell")
+                problems.append(f"{where}: no graded checking cell after the solution cell")
         if meta.get("grade"):
             points = meta.get("points")
             if not isinstance(points, int | float) or points <= 0:
