@@ -197,7 +197,7 @@ def cmd_classroom(args) -> int:
                 print(path)
         elif args.action == "template":
             names = classroom.write_course(args.out, args.notebooks, args.chapters)
-            print(f"{args.out}: nbgrader_config.py and source/ with {len(names)} assignments: "
+            print(f"{args.out}: nbgrader_config.py, and source/<chapter>/ for "
                   + ", ".join(names))
         else:
             report = classroom.grade(args.notebook, args.notebooks)

@@ -70,9 +70,11 @@ def test_the_metadata_check_catches_broken_exercises(tmp_path):
     assert any("with chapter '07'" in p for p in classroom.metadata_problems(wrong_chapter))
 
 
-def test_template_lays_out_a_course(tmp_path):
-    names = classroom.write_course(tmp_path, chapters=["00", IDS[-1]])
-    assert names == [IDS[0], IDS[-1]]
+def test_template_lays_out_a_course(tmp_path, capsys):
+    assert cli.main(["classroom", "template", str(tmp_path), "--chapters", "00", IDS[-1]]) == 0
+    assert f"source/<chapter>/ for {IDS[0]}, {IDS[-1]}" in capsys.readouterr().out
+    names = [IDS[0], IDS[-1]]
+    assert sorted(p.name for p in (tmp_path / "source").iterdir()) == names
     for name in names:
         assert (tmp_path / "source" / name / f"{name}.ipynb").is_file()
     config = (tmp_path / "nbgrader_config.py").read_text()
