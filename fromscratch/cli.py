@@ -1,10 +1,12 @@
-"""The command line: ``python -m fromscratch {encode,decode,info,bench,demo}``.
+"""The command line: ``python -m fromscratch {encode,decode,info,bench,demo,train,classroom}``.
 
     python -m fromscratch encode photo.png photo.fsc --codec raw
     python -m fromscratch decode photo.fsc photo-decoded.png
     python -m fromscratch info photo.fsc
     python -m fromscratch bench --codecs pillow-jpeg,pillow-webp --images kodak
     python -m fromscratch demo --out demo-out
+    python -m fromscratch classroom release student-notebooks/
+    python -m fromscratch classroom grade 01_entropy_coding.ipynb --json
 
 Bad input prints one line starting with ``fromscratch: error:`` and exits with status 1 (2 for a
 wrong command line), never a traceback. Every file is written atomically (a temporary file renamed
@@ -14,12 +16,13 @@ into place) and an output path equal to the input is refused.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-from . import DEFAULT_CODEC, bench, container
+from . import DEFAULT_CODEC, bench, classroom, container
 from ._files import default_file_mode
 from .backend import BackendError
 from .bitstream import BitstreamError
@@ -187,6 +190,42 @@ def cmd_train(args) -> int:
     return trainer(args.codec)(args.options)
 
 
+def cmd_classroom(args) -> int:
+    try:
+        if args.action == "release":
+            for path in classroom.release(args.out, args.notebooks, args.chapters):
+                print(path)
+        elif args.action == "template":
+            names = classroom.write_course(args.out, args.notebooks, args.chapters)
+            print(f"{args.out}: nbgrader_config.py, and source/<chapter>/ for "
+                  + ", ".join(names))
+        else:
+            report = classroom.grade(args.notebook, args.notebooks)
+            print(json.dumps(report.to_json(), indent=1) if args.json else report.to_text())
+    except classroom.ClassroomError as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def _add_classroom_parser(sub) -> None:
+    p = sub.add_parser("classroom", help="the chapters as nbgrader assignments: release, grade")
+    actions = p.add_subparsers(dest="action", required=True)
+    notebooks_help = "folder of the solved chapter notebooks (default: the repository's notebooks/)"
+    for action, help_text in (
+        ("release", "write the student version of every chapter (nbgrader generate_assignment)"),
+        ("template", "write an nbgrader course: nbgrader_config.py and source/<chapter>/"),
+    ):
+        q = actions.add_parser(action, help=help_text)
+        q.add_argument("out", help="output folder")
+        q.add_argument("--chapters", nargs="+", metavar="NN", help="only these, e.g. 00 02b")
+        q.add_argument("--notebooks", help=notebooks_help)
+    q = actions.add_parser("grade", help="autograde one submitted notebook (nbgrader autograde)")
+    q.add_argument("notebook")
+    q.add_argument("--json", action="store_true", help="print the points as JSON")
+    q.add_argument("--notebooks", help=notebooks_help)
+    p.set_defaults(func=cmd_classroom)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fromscratch",
@@ -232,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="folder holding kodak/ and train/ (else FROMSCRATCH_DATA)")
     p.add_argument("--out", default="demo-out")
     p.set_defaults(func=cmd_demo)
+
+    _add_classroom_parser(sub)
     return parser
 
 
