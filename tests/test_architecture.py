@@ -40,6 +40,7 @@ LAYERS = [
     ("fromscratch.codecs", 4),
     ("fromscratch.bench", 5),
     ("fromscratch.training", 5),
+    ("fromscratch.classroom", 5),  # nbgrader over the notebooks; imports no codec
     ("fromscratch.cli", 6),
     ("fromscratch.__main__", 7),
     ("fromscratch", 6),  # the package's own __init__: the public API over the codecs
