@@ -69,7 +69,8 @@ def run_ours(name, frames, fps):
         data = fromscratch.compress_video(frames, codec=codec_name, fps=fps, quality=q, **params)
         decoded = fromscratch.decompress_video(data)
         rows.append({"codec": name, "setting": f"quality={q}",
-                     "bpp": 8 * len(data) / frames[..., 0].size, "psnr": mean_psnr(frames, decoded)})
+                     "bpp": 8 * len(data) / frames[..., 0].size,
+                     "psnr": mean_psnr(frames, decoded)})
     return rows
 
 

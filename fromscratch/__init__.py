@@ -11,7 +11,8 @@ Video (chapter 2b) has its own pair, frames a uint8 array (T, H, W[, 3])::
     data = fromscratch.compress_video(frames, codec="mc-dct", quality=50, fps=25)
     frames = fromscratch.decompress_video(data)
 
-``fromscratch.codec_names()`` lists the codecs (``video_codec_names()`` the video codecs); the chapters' notebooks (``notebooks/``) build each
+``fromscratch.codec_names()`` lists the codecs (``video_codec_names()`` the video codecs);
+the chapters' notebooks (``notebooks/``) build each
 one step by step. Every decoder raises :class:`BitstreamError` (a ``ValueError``) for bad data.
 """
 

@@ -1,4 +1,4 @@
-"""Video codecs: round trips, the closed loop (no drift), random access, the container, bad input."""
+"""Video codecs: round trips, closed loop (no drift), random access, the container, bad input."""
 
 import struct
 from fractions import Fraction
@@ -91,7 +91,7 @@ def test_gray_and_odd_sizes():
 
 
 def test_random_access_from_any_frame(clip):
-    frames, fps = clip
+    frames, _ = clip
     data = fromscratch.compress_video(frames, quality=50, gop=4, fps=Fraction(30000, 1001))
     header = read_video_header(data)
     assert header.fps == Fraction(30000, 1001) and header.frame_types[4] == "I"
@@ -152,7 +152,7 @@ def test_fuzzed_payloads_never_crash(stream):
     outcomes = set()
     for trial in range(150):
         def mutate(frames, trial=trial):
-            kind, payload = frames[trial % len(frames)]
+            _, payload = frames[trial % len(frames)]
             if trial % 3 == 0:
                 del payload[rng.integers(len(payload)):]
             else:
@@ -187,7 +187,7 @@ def test_absurd_headers_are_refused_before_allocating(stream, field, value):
     forged = bytearray(stream)
     struct.pack_into(">IIBIIIH", forged, name_end, fields["height"], fields["width"], channels,
                      fields["frames"], num, den, p)
-    with pytest.raises(fromscratch.BitstreamError, match="refusing|truncated"):
+    with pytest.raises(fromscratch.BitstreamError, match=r"refusing|truncated"):
         fromscratch.decompress_video(bytes(forged))
 
 

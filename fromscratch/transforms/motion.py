@@ -15,7 +15,7 @@ previous (decoded) frame for the 16 x 16 area that looks most like it, and sends
 
 .. math::
 
-    \\mathrm{SAD}(v) = \\sum_{i,j} |\\,\\mathrm{cur}[y+i, x+j] - \\mathrm{ref}[y+i+v_y, x+j+v_x]\\,|,
+    \\mathrm{SAD}(v) = \\sum_{i,j} |\\mathrm{cur}[y+i, x+j] - \\mathrm{ref}[y+i+v_y, x+j+v_x]|,
 
 minimised over the search window ``|vy|, |vx| <= search``.
 

@@ -175,7 +175,8 @@ def _get_block(state, data, counts, totals, levels, start, cls):
         levels[k] = 0
     pos = start
     while pos < 64:
-        sym = get_symbol(state, data, counts, totals, CTX_AC + N_BANDS * cls + BAND_OF_POSITION[pos])
+        context = CTX_AC + N_BANDS * cls + BAND_OF_POSITION[pos]
+        sym = get_symbol(state, data, counts, totals, context)
         if sym <= 0:
             return sym == 0  # end of block, or a decoding error
         run = sym >> 4
@@ -370,10 +371,9 @@ def decode_frame(data, ref_y, ref_cb, ref_cr, margin, intra_frame, n_blocks, q_i
                 if abs(vy) > max_vector or abs(vx) > max_vector:
                     return STATUS_BAD_SYNTAX
                 for k in range(n_blocks):
-                    if cbp & (1 << k):
-                        if not _get_block(state, data, counts, totals, levels[k], 0,
-                                          2 + (0 if k < 4 else 1)):
-                            return state[3]
+                    if cbp & (1 << k) and not _get_block(state, data, counts, totals,
+                                                         levels[k], 0, 2 + (0 if k < 4 else 1)):
+                        return state[3]
             elif mb_type == INTRA:
                 vy = 0
                 vx = 0

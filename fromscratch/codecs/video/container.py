@@ -95,7 +95,7 @@ def check_video_shape(n_frames: int, height: int, width: int, channels: int) -> 
         raise ValueError(f"frames have 1 or 3 channels, got {channels}")
     if not 1 <= n_frames <= MAX_FRAMES:
         raise ValueError(f"frame count must be 1..{MAX_FRAMES}, got {n_frames}")
-    if not (1 <= height and 1 <= width and height * width <= MAX_IMAGE_PIXELS):
+    if not (height >= 1 and width >= 1 and height * width <= MAX_IMAGE_PIXELS):
         raise ValueError(f"frame size {height} x {width} is outside 1..{MAX_IMAGE_PIXELS} pixels")
     if n_frames * height * width * channels > MAX_VIDEO_BYTES:
         raise ValueError(

@@ -16,8 +16,8 @@ before. For a P-frame, every 16 x 16 luma macroblock:
 3. **Residual coding**: prediction error per 8 x 8 block through chapter 2's DCT, quantized with
    a *flat* inter matrix (:data:`INTER_MATRIX` scaled by the JPEG quality factor, as MPEG's
    default non-intra matrix is flat) and a dead zone (rounding toward zero with offset ``1/4``:
-   small residual coefficients are mostly noise); intra blocks use JPEG's tables with ordinary rounding, their DC coded as a
-   difference to the previous intra block's.
+   small residual coefficients are mostly noise); intra blocks use JPEG's tables with ordinary
+   rounding, their DC coded as a difference to the previous intra block's.
 4. **Reconstruction**: the encoder dequantizes and inverts its own output with the very function
    the decoder uses, and predicts the next frame from *that* (the closed loop). Predicting from
    the original frames instead would let the decoder's small errors pile up frame after frame
