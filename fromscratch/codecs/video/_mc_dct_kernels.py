@@ -25,6 +25,7 @@ from fromscratch.codecs.video.symbols import (
     CTX_DC,
     CTX_MB_TYPE,
     CTX_MVD,
+    N_ACTIVITY,
     N_BANDS,
     get_magnitude,
     get_symbol,
@@ -80,6 +81,57 @@ def block_origin(k, r, c):
     if k < 4:
         return 0, r * 16 + (k // 2) * 8, c * 16 + (k % 2) * 8
     return k - 3, r * 8, c * 8
+
+
+@numba.njit(cache=True)
+def block_activity(nnz, k, r, c):
+    """Context of block ``k`` of macroblock (r, c) from the non-zero counts of its left and
+    above neighbours (coded earlier in this frame), in buckets of doubling width."""
+    plane = 0 if k < 4 else k - 3
+    by = 2 * r + k // 2 if k < 4 else r
+    bx = 2 * c + k % 2 if k < 4 else c
+    if by > 0 and bx > 0:
+        n = (nnz[plane, by - 1, bx] + nnz[plane, by, bx - 1] + 1) >> 1
+    elif by > 0:
+        n = nnz[plane, by - 1, bx]
+    elif bx > 0:
+        n = nnz[plane, by, bx - 1]
+    else:
+        return 0
+    return min(size_category(n), N_ACTIVITY - 1)  # 0; 1; 2-3; 4+ (for 4 levels)
+
+
+@numba.njit(cache=True)
+def record_activity(nnz, k, r, c, levels, coded):
+    """Store the non-zero count of block ``k`` (0 if it was not coded) for later contexts."""
+    n = 0
+    if coded:
+        for i in range(64):
+            n += levels[i] != 0
+    if k < 4:
+        nnz[0, 2 * r + k // 2, 2 * c + k % 2] = n
+    else:
+        nnz[k - 3, r, c] = n
+
+
+@numba.njit(cache=True)
+def macroblock_contexts(modes, mb_cbp, r, c, intra_frame):
+    """(mb_type context, cbp context) from the left and above macroblocks of this frame."""
+    left_type = modes[r, c - 1] if c > 0 else (INTRA if intra_frame else SKIP)
+    above_type = modes[r - 1, c] if r > 0 else (INTRA if intra_frame else SKIP)
+    coded = 0
+    if c > 0 and mb_cbp[r, c - 1] != 0:
+        coded += 1
+    if r > 0 and mb_cbp[r - 1, c] != 0:
+        coded += 1
+    return CTX_MB_TYPE + 3 * left_type + above_type, CTX_CBP + coded
+
+
+@numba.njit(cache=True)
+def dc_context(k, previous_size):
+    """Context of a DC size: luma or chroma, and the previous difference's size (3 buckets)."""
+    bucket = 0 if previous_size <= 1 else (1 if previous_size <= 3 else 2)
+    return CTX_DC + 3 * (0 if k < 4 else 1) + bucket
 
 
 @numba.njit(cache=True)
@@ -145,8 +197,9 @@ def _mv_bits(d):
 
 
 @numba.njit(cache=True)
-def _put_block(state, out, counts, totals, levels, start, cls, log):
+def _put_block(state, out, counts, totals, levels, start, cls, activity, log):
     """Run/size coding of zig-zag ``levels[start:]`` with the models of block class ``cls``."""
+    base = CTX_AC + N_BANDS * (N_ACTIVITY * cls + activity)
     pos = start
     for k in range(start, 64):
         v = levels[k]
@@ -154,28 +207,29 @@ def _put_block(state, out, counts, totals, levels, start, cls, log):
             continue
         run = k - pos
         while run >= 16:
-            put_symbol(state, out, counts, totals, CTX_AC + N_BANDS * cls + BAND_OF_POSITION[pos],
+            put_symbol(state, out, counts, totals, base + BAND_OF_POSITION[pos],
                        0xF0, log)
             pos += 16
             run -= 16
         size = size_category(v)
-        put_symbol(state, out, counts, totals, CTX_AC + N_BANDS * cls + BAND_OF_POSITION[pos],
+        put_symbol(state, out, counts, totals, base + BAND_OF_POSITION[pos],
                    run * 16 + size, log)
         put_magnitude(state, out, counts, totals, v, size, log)
         pos = k + 1
     if pos < 64:
-        put_symbol(state, out, counts, totals, CTX_AC + N_BANDS * cls + BAND_OF_POSITION[pos], 0,
+        put_symbol(state, out, counts, totals, base + BAND_OF_POSITION[pos], 0,
                    log)
 
 
 @numba.njit(cache=True)
-def _get_block(state, data, counts, totals, levels, start, cls):
+def _get_block(state, data, counts, totals, levels, start, cls, activity):
     """Mirror of :func:`_put_block`; False on a syntax error (status in ``state[3]``)."""
+    base = CTX_AC + N_BANDS * (N_ACTIVITY * cls + activity)
     for k in range(start, 64):
         levels[k] = 0
     pos = start
     while pos < 64:
-        context = CTX_AC + N_BANDS * cls + BAND_OF_POSITION[pos]
+        context = base + BAND_OF_POSITION[pos]
         sym = get_symbol(state, data, counts, totals, context)
         if sym <= 0:
             return sym == 0  # end of block, or a decoding error
@@ -213,11 +267,13 @@ def encode_frame(y, cb, cr, ref_y, ref_cb, ref_cr, margin, vectors, sads, intra_
     pred = np.zeros((6, 8, 8), dtype=np.int32)
     levels = np.zeros((6, 64), dtype=np.int64)
     block = np.empty((8, 8))
+    nnz = np.zeros((3, 2 * rows, 2 * cols), dtype=np.int64)
+    mb_cbp = np.zeros((rows, cols), dtype=np.int64)
     for r in range(rows):
-        prev_type = INTRA if intra_frame else SKIP
         pvy = 0
         pvx = 0
         dc_pred = np.zeros(3, dtype=np.int64)
+        dc_size = np.zeros(3, dtype=np.int64)
         for col in range(cols):
             top = r * 16
             left = col * 16
@@ -282,36 +338,46 @@ def encode_frame(y, cb, cr, ref_y, ref_cb, ref_cr, margin, vectors, sads, intra_
                             block[i, j] = float(v) - 128.0
                     _quantize(block, q_intra[0 if k < 4 else 1], zigzag, c, 0.5, levels[k])
             # --- symbols
+            type_ctx, cbp_ctx = macroblock_contexts(modes, mb_cbp, r, col, intra_frame)
             if not intra_frame:
-                put_symbol(state, out, counts, totals, CTX_MB_TYPE + prev_type, mb_type, log)
+                put_symbol(state, out, counts, totals, type_ctx, mb_type, log)
             if mb_type == INTER:
                 put_symbol(state, out, counts, totals, CTX_MVD, vy - pvy + max_mvd, log)
                 put_symbol(state, out, counts, totals, CTX_MVD + 1, vx - pvx + max_mvd, log)
-                put_symbol(state, out, counts, totals, CTX_CBP, cbp, log)
+                put_symbol(state, out, counts, totals, cbp_ctx, cbp, log)
                 for k in range(n_blocks):
-                    if cbp & (1 << k):
+                    coded = cbp & (1 << k) != 0
+                    if coded:
                         _put_block(state, out, counts, totals, levels[k], 0,
-                                   2 + (0 if k < 4 else 1), log)
+                                   2 + (0 if k < 4 else 1), block_activity(nnz, k, r, col), log)
+                    record_activity(nnz, k, r, col, levels[k], coded)
             elif mb_type == INTRA:
                 for k in range(n_blocks):
                     comp = 0 if k < 4 else k - 3
                     diff = levels[k, 0] - dc_pred[comp]
                     dc_pred[comp] = levels[k, 0]
                     size = size_category(diff)
-                    put_symbol(state, out, counts, totals, CTX_DC + (0 if k < 4 else 1), size, log)
+                    put_symbol(state, out, counts, totals, dc_context(k, dc_size[comp]), size, log)
+                    dc_size[comp] = size
                     if size:
                         put_magnitude(state, out, counts, totals, diff, size, log)
-                    _put_block(state, out, counts, totals, levels[k], 1, 0 if k < 4 else 1, log)
+                    _put_block(state, out, counts, totals, levels[k], 1, 0 if k < 4 else 1,
+                               block_activity(nnz, k, r, col), log)
+                    record_activity(nnz, k, r, col, levels[k], True)
+            else:
+                for k in range(n_blocks):
+                    record_activity(nnz, k, r, col, levels[k], False)
             # --- reconstruction, exactly as the decoder does it
             _rebuild_macroblock(r, col, mb_type, vy, vx, cbp, levels, n_blocks, ref_y, ref_cb,
                                 ref_cr, margin, q_intra, q_inter, zigzag, c, pred, rec_y,
                                 rec_cb, rec_cr)
             if mb_type != INTRA:
                 dc_pred[:] = 0
+                dc_size[:] = 0
             modes[r, col] = mb_type
+            mb_cbp[r, col] = 63 if mb_type == INTRA else cbp
             mvs[r, col, 0] = vy
             mvs[r, col, 1] = vx
-            prev_type = mb_type
             pvy = vy
             pvx = vx
     return state[4]
@@ -348,22 +414,25 @@ def decode_frame(data, ref_y, ref_cb, ref_cr, margin, intra_frame, n_blocks, q_i
     cols = rec_y.shape[1] // 16
     pred = np.zeros((6, 8, 8), dtype=np.int32)
     levels = np.zeros((6, 64), dtype=np.int64)
+    nnz = np.zeros((3, 2 * rows, 2 * cols), dtype=np.int64)
+    mb_cbp = np.zeros((rows, cols), dtype=np.int64)
     for r in range(rows):
-        prev_type = INTRA if intra_frame else SKIP
         pvy = 0
         pvx = 0
         dc_pred = np.zeros(3, dtype=np.int64)
+        dc_size = np.zeros(3, dtype=np.int64)
         for col in range(cols):
             mb_type = INTRA
             vy = pvy
             vx = pvx
             cbp = 0
+            type_ctx, cbp_ctx = macroblock_contexts(modes, mb_cbp, r, col, intra_frame)
             if not intra_frame:
-                mb_type = get_symbol(state, data, counts, totals, CTX_MB_TYPE + prev_type)
+                mb_type = get_symbol(state, data, counts, totals, type_ctx)
             if mb_type == INTER:
                 dy = get_symbol(state, data, counts, totals, CTX_MVD)
                 dx = get_symbol(state, data, counts, totals, CTX_MVD + 1)
-                cbp = get_symbol(state, data, counts, totals, CTX_CBP)
+                cbp = get_symbol(state, data, counts, totals, cbp_ctx)
                 if state[3] != 0:
                     return state[3]
                 vy = pvy + dy - max_mvd
@@ -371,15 +440,19 @@ def decode_frame(data, ref_y, ref_cb, ref_cr, margin, intra_frame, n_blocks, q_i
                 if abs(vy) > max_vector or abs(vx) > max_vector:
                     return STATUS_BAD_SYNTAX
                 for k in range(n_blocks):
-                    if cbp & (1 << k) and not _get_block(state, data, counts, totals,
-                                                         levels[k], 0, 2 + (0 if k < 4 else 1)):
+                    coded = cbp & (1 << k) != 0
+                    if coded and not _get_block(state, data, counts, totals, levels[k], 0,
+                                                2 + (0 if k < 4 else 1),
+                                                block_activity(nnz, k, r, col)):
                         return state[3]
+                    record_activity(nnz, k, r, col, levels[k], coded)
             elif mb_type == INTRA:
                 vy = 0
                 vx = 0
                 for k in range(n_blocks):
                     comp = 0 if k < 4 else k - 3
-                    size = get_symbol(state, data, counts, totals, CTX_DC + (0 if k < 4 else 1))
+                    size = get_symbol(state, data, counts, totals, dc_context(k, dc_size[comp]))
+                    dc_size[comp] = size
                     diff = 0
                     if size > 0:
                         diff = get_magnitude(state, data, counts, totals, size)
@@ -388,19 +461,24 @@ def decode_frame(data, ref_y, ref_cb, ref_cr, margin, intra_frame, n_blocks, q_i
                     dc_pred[comp] += diff
                     levels[k, 0] = dc_pred[comp]
                     if not _get_block(state, data, counts, totals, levels[k], 1,
-                                      0 if k < 4 else 1):
+                                      0 if k < 4 else 1, block_activity(nnz, k, r, col)):
                         return state[3]
-            elif mb_type != SKIP:
+                    record_activity(nnz, k, r, col, levels[k], True)
+            elif mb_type == SKIP:
+                for k in range(n_blocks):
+                    record_activity(nnz, k, r, col, levels[k], False)
+            else:
                 return state[3]
             _rebuild_macroblock(r, col, mb_type, vy, vx, cbp, levels, n_blocks, ref_y, ref_cb,
                                 ref_cr, margin, q_intra, q_inter, zigzag, c, pred, rec_y,
                                 rec_cb, rec_cr)
             if mb_type != INTRA:
                 dc_pred[:] = 0
+                dc_size[:] = 0
             modes[r, col] = mb_type
+            mb_cbp[r, col] = 63 if mb_type == INTRA else cbp
             mvs[r, col, 0] = vy
             mvs[r, col, 1] = vx
-            prev_type = mb_type
             pvy = vy
             pvx = vx
     return 0

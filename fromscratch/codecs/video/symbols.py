@@ -11,18 +11,23 @@ optimal Huffman codes fitted to the very same symbols.
 The elements, in stream order, and their contexts::
 
     per macroblock (P-frames only)
-      mb_type        skip / inter / intra                   context: previous macroblock's type
+      mb_type        skip / inter / intra                   the types of the left and the
+                                                            above macroblocks (9 models)
       mvd_y, mvd_x   motion vector minus the left           one model per component
                      neighbour's vector (half-pel units)
-      cbp            which of the 4 (+2 chroma) 8x8 blocks  one model
-                     have non-zero coefficients (inter only)
+      cbp            which of the 4 (+2 chroma) 8x8 blocks  how many of the left and above
+                     have non-zero coefficients (inter)     macroblocks have any (0, 1, 2)
     per coded 8x8 block, JPEG's run/size scheme
-      dc_size        size category of the intra DC          luma / chroma
-                     difference (0..15)
+      dc_size        size category of the intra DC          luma / chroma x the previous
+                     difference (0..15)                     difference's size (3 buckets)
       run_size       16 * zero-run + size of the next       4 block classes (intra/inter x
-                     non-zero coefficient; 0 = end of        luma/chroma) x 6 bands of the
-                     block, 0xF0 = 16 zeros                  zig-zag position
-      sign, bits     sign and the bits below the leading 1  one binary model each
+                     non-zero coefficient; 0 = end of        luma/chroma) x 4 levels of the
+                     block, 0xF0 = 16 zeros                  left/above blocks' non-zero
+                                                            count x 6 bands of the zig-zag
+                                                            position
+      sign, bits     sign and the bits below the leading 1  sign: one model; the first bit
+                                                            below the leading 1: by size;
+                                                            the rest: one model
 
 The models persist across the frames of a GOP (the decoder sees them in the same order) and are
 reset at each I-frame, so decoding can start at any I-frame. Each frame's symbols are one range-
@@ -49,27 +54,32 @@ __all__ = [
     "CTX_BITS",
     "CTX_CBP",
     "CTX_DC",
+    "CTX_FIRST_BIT",
     "CTX_MB_TYPE",
     "CTX_MVD",
     "CTX_SIGN",
     "INCREMENT",
     "LIMIT",
+    "N_ACTIVITY",
     "N_BANDS",
     "N_CONTEXTS",
     "context_names",
     "new_models",
 ]
 
-INCREMENT = 24
+INCREMENT = 32
 LIMIT = 1 << 16
-CTX_MB_TYPE = 0  # + previous type (0 skip, 1 inter, 2 intra)
-CTX_MVD = 3  # + component (0 = y, 1 = x)
-CTX_CBP = 5
-CTX_DC = 6  # + (0 luma, 1 chroma)
-CTX_AC = 8  # + 6 * block class + band
+PRIOR_STRENGTH = 64
+CTX_MB_TYPE = 0  # + 3 * left macroblock's type + above macroblock's type (0 skip, 1 inter, 2 intra)
+CTX_MVD = 9  # + component (0 = y, 1 = x)
+CTX_CBP = 11  # + how many of the left and above macroblocks have coded blocks (0..2)
+CTX_DC = 14  # + 3 * (0 luma, 1 chroma) + bucket of the previous DC difference's size (0..2)
+CTX_AC = 20  # + N_BANDS * (N_ACTIVITY * block class + neighbours' activity) + band
 N_BANDS = 6
-CTX_SIGN = CTX_AC + 4 * N_BANDS
-CTX_BITS = CTX_SIGN + 1
+N_ACTIVITY = 4
+CTX_SIGN = CTX_AC + 4 * N_ACTIVITY * N_BANDS
+CTX_FIRST_BIT = CTX_SIGN + 1  # + min(size, 7) - 2: the bit just below the leading 1
+CTX_BITS = CTX_FIRST_BIT + 6
 N_CONTEXTS = CTX_BITS + 1
 #: Zig-zag position -> band (0; 1-2; 3-5; 6-9; 10-20; 21-63): low frequencies get finer models.
 BAND_OF_POSITION = np.array([0, 1, 1] + [2] * 3 + [3] * 4 + [4] * 11 + [5] * 43, dtype=np.int64)
@@ -78,35 +88,54 @@ BAND_OF_POSITION = np.array([0, 1, 1] + [2] * 3 + [3] * 4 + [4] * 11 + [5] * 43,
 def alphabet_sizes(max_mvd: int, n_blocks: int) -> np.ndarray:
     """The alphabet size of each context (int64, (N_CONTEXTS,))."""
     sizes = np.zeros(N_CONTEXTS, dtype=np.int64)
-    sizes[CTX_MB_TYPE : CTX_MB_TYPE + 3] = 3
-    sizes[CTX_MVD : CTX_MVD + 2] = 2 * max_mvd + 1
-    sizes[CTX_CBP] = 1 << n_blocks
-    sizes[CTX_DC : CTX_DC + 2] = 16
+    sizes[CTX_MB_TYPE:CTX_MVD] = 3
+    sizes[CTX_MVD:CTX_CBP] = 2 * max_mvd + 1
+    sizes[CTX_CBP:CTX_DC] = 1 << n_blocks
+    sizes[CTX_DC:CTX_AC] = 16
     sizes[CTX_AC:CTX_SIGN] = 256
-    sizes[CTX_SIGN] = 2
-    sizes[CTX_BITS] = 2
+    sizes[CTX_SIGN:] = 2
     return sizes
 
 
+def run_size_prior(strength: int = PRIOR_STRENGTH) -> np.ndarray:
+    """Starting counts of a ``run_size`` model: short runs and small sizes likely, EOB likeliest.
+
+    A flat start over 256 symbols costs ~8 bits per symbol until the model has learnt, and there
+    are dozens of such models; a rough prior (geometric in run and size) removes most of that
+    learning cost. Symbols the syntax never uses (size 0 with a run other than 0 or 15) get no
+    slice at all.
+    """
+    run = np.arange(256) >> 4
+    size = np.arange(256) & 15
+    prior = strength * 0.6 ** run * 0.4 ** np.maximum(size - 1, 0)
+    counts = np.maximum(1, np.rint(prior)).astype(np.int64)
+    counts[(size == 0) & (run != 0) & (run != 15)] = 0
+    counts[0] = strength  # end of block
+    return counts
+
+
 def new_models(max_mvd: int, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat starting models: ``counts`` (N_CONTEXTS, width) int64 and their row ``totals``.
+    """Starting models: ``counts`` (N_CONTEXTS, width) int64 and their row ``totals``.
 
     Row ``c`` has ones over its alphabet and zeros beyond (symbols that can never occur get no
-    slice of the range, so they cost nothing).
+    slice of the range, so they cost nothing); the ``run_size`` rows start from
+    :func:`run_size_prior`.
     """
     sizes = alphabet_sizes(max_mvd, n_blocks)
     counts = np.zeros((N_CONTEXTS, int(sizes.max())), dtype=np.int64)
     for ctx, size in enumerate(sizes):
         counts[ctx, :size] = 1
-    return counts, sizes.copy()
+    if PRIOR_STRENGTH:
+        counts[CTX_AC:CTX_SIGN, :256] = run_size_prior()
+    return counts, counts.sum(axis=1)
 
 
 def context_names() -> list[str]:
     """A readable name for each context number (for tables of where the bits go)."""
-    names = ["mb_type"] * 3 + ["mvd"] * 2 + ["cbp"] + ["dc_size"] * 2
+    names = ["mb_type"] * 9 + ["mvd"] * 2 + ["cbp"] * 3 + ["dc_size"] * 6
     for cls in ("intra-Y", "intra-C", "inter-Y", "inter-C"):
-        names += [f"run_size {cls}"] * N_BANDS
-    return [*names, "sign", "bits"]
+        names += [f"run_size {cls}"] * (N_ACTIVITY * N_BANDS)
+    return [*names, "sign"] + ["bits"] * 7
 
 
 # --- Numba helpers: one call per symbol ---------------------------------------------------------
@@ -141,7 +170,8 @@ def put_magnitude(state, out, counts, totals, value, size, log):
     put_symbol(state, out, counts, totals, CTX_SIGN, 1 if value < 0 else 0, log)
     magnitude = value if value >= 0 else -value
     for b in range(size - 2, -1, -1):
-        put_symbol(state, out, counts, totals, CTX_BITS, (magnitude >> b) & 1, log)
+        ctx = CTX_FIRST_BIT + min(size, 7) - 2 if b == size - 2 else CTX_BITS
+        put_symbol(state, out, counts, totals, ctx, (magnitude >> b) & 1, log)
 
 
 @numba.njit(cache=True)
@@ -180,8 +210,9 @@ def get_magnitude(state, data, counts, totals, size):
     """Mirror of :func:`put_magnitude`; returns the signed value (0 and a status on bad data)."""
     negative = get_symbol(state, data, counts, totals, CTX_SIGN)
     magnitude = 1
-    for _ in range(size - 1):
-        bit = get_symbol(state, data, counts, totals, CTX_BITS)
+    for b in range(size - 2, -1, -1):
+        ctx = CTX_FIRST_BIT + min(size, 7) - 2 if b == size - 2 else CTX_BITS
+        bit = get_symbol(state, data, counts, totals, ctx)
         magnitude = (magnitude << 1) | (bit & 1)
     if state[3] != 0:
         return 0
