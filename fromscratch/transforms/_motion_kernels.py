@@ -36,78 +36,6 @@ def sad_integer(cur, padded, margin, top, left, dy, dx, block):
     return total
 
 
-@numba.njit(cache=True)
-def full_search_kernel(cur, padded, margin, offsets, block, vectors, sads):
-    """Exhaustive search over ``offsets`` (nearest first) for every block, in place."""
-    rows = cur.shape[0] // block
-    cols = cur.shape[1] // block
-    for r in range(rows):
-        for c in range(cols):
-            best = np.int64(1) << 62
-            by = 0
-            bx = 0
-            for k in range(offsets.shape[0]):
-                dy = offsets[k, 0]
-                dx = offsets[k, 1]
-                cost = sad_integer(cur, padded, margin, r * block, c * block, dy, dx, block)
-                if cost < best:
-                    best = cost
-                    by = dy
-                    bx = dx
-            vectors[r, c, 0] = by
-            vectors[r, c, 1] = bx
-            sads[r, c] = best
-
-
-@numba.njit(cache=True)
-def _diamond_steps(cur, padded, margin, top, left, search, block, pattern, by, bx, best, repeat):
-    for _ in range(4 * search + 4):
-        cy = by
-        cx = bx
-        for k in range(pattern.shape[0]):
-            y = cy + pattern[k, 0]
-            x = cx + pattern[k, 1]
-            if abs(y) > search or abs(x) > search:
-                continue
-            cost = sad_integer(cur, padded, margin, top, left, y, x, block)
-            if cost < best:
-                best = cost
-                by = y
-                bx = x
-        if (by == cy and bx == cx) or not repeat:
-            break
-    return by, bx, best
-
-
-@numba.njit(cache=True)
-def diamond_search_kernel(cur, padded, margin, search, block, vectors, sads):
-    """Diamond search for every block (twin of ``motion.diamond_search``), in place."""
-    rows = cur.shape[0] // block
-    cols = cur.shape[1] // block
-    for r in range(rows):
-        for c in range(cols):
-            top = r * block
-            left = c * block
-            by = 0
-            bx = 0
-            best = sad_integer(cur, padded, margin, top, left, 0, 0, block)
-            if c > 0:
-                py = vectors[r, c - 1, 0]
-                px = vectors[r, c - 1, 1]
-                cost = sad_integer(cur, padded, margin, top, left, py, px, block)
-                if cost < best:
-                    best = cost
-                    by = py
-                    bx = px
-            by, bx, best = _diamond_steps(cur, padded, margin, top, left, search, block,
-                                          LARGE_DIAMOND, by, bx, best, True)
-            by, bx, best = _diamond_steps(cur, padded, margin, top, left, search, block,
-                                          SMALL_DIAMOND, by, bx, best, False)
-            vectors[r, c, 0] = by
-            vectors[r, c, 1] = bx
-            sads[r, c] = best
-
-
 @numba.njit(cache=True, inline="always")
 def half_pel_sample(padded, y, x, fy, fx):
     """One bilinear half-pel sample with MPEG's rounding; (y, x) is the integer corner."""
@@ -139,27 +67,78 @@ def sad_half_pel(cur, padded, margin, top, left, vy2, vx2, height, width):
 
 
 @numba.njit(cache=True)
+def best_candidate(cur, padded, margin, top, left, block, candidates, cy, cx, limit, half_pel,
+                   best, by, bx):
+    """Try ``(cy, cx) + candidates[k]`` in order (skipping vectors beyond ``limit``); keep a
+    strictly smaller SAD. Returns the new ``(best, by, bx)``. The one loop of every search."""
+    for k in range(candidates.shape[0]):
+        y = cy + candidates[k, 0]
+        x = cx + candidates[k, 1]
+        if abs(y) > limit or abs(x) > limit:
+            continue
+        if half_pel:
+            cost = sad_half_pel(cur, padded, margin, top, left, y, x, block, block)
+        else:
+            cost = sad_integer(cur, padded, margin, top, left, y, x, block)
+        if cost < best:
+            best = cost
+            by = y
+            bx = x
+    return best, by, bx
+
+
+@numba.njit(cache=True)
+def full_search_kernel(cur, padded, margin, offsets, block, vectors, sads):
+    """Exhaustive search over ``offsets`` (nearest first) for every block, in place."""
+    for r in range(cur.shape[0] // block):
+        for c in range(cur.shape[1] // block):
+            best, by, bx = best_candidate(cur, padded, margin, r * block, c * block, block,
+                                          offsets, 0, 0, margin, False, np.int64(1) << 62, 0, 0)
+            vectors[r, c, 0] = by
+            vectors[r, c, 1] = bx
+            sads[r, c] = best
+
+
+@numba.njit(cache=True)
+def diamond_search_kernel(cur, padded, margin, search, block, vectors, sads):
+    """Diamond search for every block (twin of ``motion.diamond_search``), in place."""
+    for r in range(cur.shape[0] // block):
+        for c in range(cur.shape[1] // block):
+            top = r * block
+            left = c * block
+            by = 0
+            bx = 0
+            best = sad_integer(cur, padded, margin, top, left, 0, 0, block)
+            if c > 0:  # the left neighbour's vector
+                start = vectors[r, c - 1 : c, :]
+                best, by, bx = best_candidate(cur, padded, margin, top, left, block, start, 0, 0,
+                                              search, False, best, by, bx)
+            for _ in range(4 * search + 4):  # large diamond until its centre is the best
+                cy = by
+                cx = bx
+                best, by, bx = best_candidate(cur, padded, margin, top, left, block,
+                                              LARGE_DIAMOND, cy, cx, search, False, best, by, bx)
+                if by == cy and bx == cx:
+                    break
+            best, by, bx = best_candidate(cur, padded, margin, top, left, block, SMALL_DIAMOND,
+                                          by, bx, search, False, best, by, bx)
+            vectors[r, c, 0] = by
+            vectors[r, c, 1] = bx
+            sads[r, c] = best
+
+
+@numba.njit(cache=True)
 def refine_half_pel_kernel(cur, padded, margin, block, vectors, sads):
     """Replace each even (integer) vector by the best of it and its 8 half-pel neighbours."""
-    rows = cur.shape[0] // block
-    cols = cur.shape[1] // block
-    for r in range(rows):
-        for c in range(cols):
+    for r in range(cur.shape[0] // block):
+        for c in range(cur.shape[1] // block):
             top = r * block
             left = c * block
             cy = vectors[r, c, 0]
             cx = vectors[r, c, 1]
-            by = cy
-            bx = cx
             best = sad_half_pel(cur, padded, margin, top, left, cy, cx, block, block)
-            for k in range(HALF_PEL_STEPS.shape[0]):
-                y = cy + HALF_PEL_STEPS[k, 0]
-                x = cx + HALF_PEL_STEPS[k, 1]
-                cost = sad_half_pel(cur, padded, margin, top, left, y, x, block, block)
-                if cost < best:
-                    best = cost
-                    by = y
-                    bx = x
+            best, by, bx = best_candidate(cur, padded, margin, top, left, block, HALF_PEL_STEPS,
+                                          cy, cx, 2 * margin, True, best, cy, cx)
             vectors[r, c, 0] = by
             vectors[r, c, 1] = bx
             sads[r, c] = best

@@ -40,38 +40,21 @@ STATUS_BAD_SYNTAX = 10  # a decoded value the syntax does not allow (run past 63
 
 
 @numba.njit(cache=True)
-def _dct(block, c, out):
-    """out = C @ block @ C.T (8 x 8, float64)."""
+def _sandwich(left, block, right, out):
+    """out = left @ block @ right for 8 x 8 float64 matrices: the 2-D DCT is ``C B C^T``, its
+    inverse ``C^T Y C``."""
     tmp = np.empty((8, 8))
     for i in range(8):
         for j in range(8):
             s = 0.0
             for k in range(8):
-                s += c[i, k] * block[k, j]
+                s += left[i, k] * block[k, j]
             tmp[i, j] = s
     for i in range(8):
         for j in range(8):
             s = 0.0
             for k in range(8):
-                s += tmp[i, k] * c[j, k]
-            out[i, j] = s
-
-
-@numba.njit(cache=True)
-def _idct(coef, c, out):
-    """out = C.T @ coef @ C (8 x 8, float64)."""
-    tmp = np.empty((8, 8))
-    for i in range(8):
-        for j in range(8):
-            s = 0.0
-            for k in range(8):
-                s += c[k, i] * coef[k, j]
-            tmp[i, j] = s
-    for i in range(8):
-        for j in range(8):
-            s = 0.0
-            for k in range(8):
-                s += tmp[i, k] * c[k, j]
+                s += tmp[i, k] * right[k, j]
             out[i, j] = s
 
 
@@ -81,6 +64,16 @@ def block_origin(k, r, c):
     if k < 4:
         return 0, r * 16 + (k // 2) * 8, c * 16 + (k % 2) * 8
     return k - 3, r * 8, c * 8
+
+
+@numba.njit(cache=True)
+def load_block(y, cb, cr, k, r, c, offset, pred, out):
+    """Block ``k`` of macroblock (r, c) as float, minus ``pred`` (inter) or minus ``offset``."""
+    plane, top, left = block_origin(k, r, c)
+    src = y if plane == 0 else (cb if plane == 1 else cr)
+    for i in range(8):
+        for j in range(8):
+            out[i, j] = float(src[top + i, left + j]) - (offset if offset else float(pred[i, j]))
 
 
 @numba.njit(cache=True)
@@ -160,7 +153,7 @@ def reconstruct_block(levels, qtable, zigzag, c, pred, intra, plane, top, left):
             pos = zigzag[k]
             coef[pos // 8, pos % 8] = levels[k] * qtable[pos]
     pixels = np.empty((8, 8))
-    _idct(coef, c, pixels)
+    _sandwich(c.T, coef, c, pixels)
     for i in range(8):
         for j in range(8):
             base = 128.0 if intra else float(pred[i, j])
@@ -172,7 +165,7 @@ def reconstruct_block(levels, qtable, zigzag, c, pred, intra, plane, top, left):
 def _quantize(block, qtable, zigzag, c, rounding, levels):
     """DCT of ``block`` (8 x 8 float), divide by the table, round toward zero with an offset."""
     coef = np.empty((8, 8))
-    _dct(block, c, coef)
+    _sandwich(c, block, c.T, coef)
     nonzero = 0
     for k in range(64):
         pos = zigzag[k]
@@ -310,32 +303,14 @@ def encode_frame(y, cb, cr, ref_y, ref_cb, ref_cr, margin, vectors, sads, intra_
             if mb_type == INTER:
                 predict_macroblock(ref_y, ref_cb, ref_cr, margin, r, col, vy, vx, n_blocks, pred)
                 for k in range(n_blocks):
-                    plane, bt, bl = block_origin(k, r, col)
-                    for i in range(8):
-                        for j in range(8):
-                            if plane == 0:
-                                v = y[bt + i, bl + j]
-                            elif plane == 1:
-                                v = cb[bt + i, bl + j]
-                            else:
-                                v = cr[bt + i, bl + j]
-                            block[i, j] = float(v) - float(pred[k, i, j])
+                    load_block(y, cb, cr, k, r, col, 0.0, pred[k], block)
                     if _quantize(block, q_inter, zigzag, c, inter_rounding, levels[k]):
                         cbp |= 1 << k
                 if cbp == 0 and vy == pvy and vx == pvx:
                     mb_type = SKIP
             else:
                 for k in range(n_blocks):
-                    plane, bt, bl = block_origin(k, r, col)
-                    for i in range(8):
-                        for j in range(8):
-                            if plane == 0:
-                                v = y[bt + i, bl + j]
-                            elif plane == 1:
-                                v = cb[bt + i, bl + j]
-                            else:
-                                v = cr[bt + i, bl + j]
-                            block[i, j] = float(v) - 128.0
+                    load_block(y, cb, cr, k, r, col, 128.0, pred[k], block)
                     _quantize(block, q_intra[0 if k < 4 else 1], zigzag, c, 0.5, levels[k])
             # --- symbols
             type_ctx, cbp_ctx = macroblock_contexts(modes, mb_cbp, r, col, intra_frame)
@@ -371,16 +346,22 @@ def encode_frame(y, cb, cr, ref_y, ref_cb, ref_cr, margin, vectors, sads, intra_
             _rebuild_macroblock(r, col, mb_type, vy, vx, cbp, levels, n_blocks, ref_y, ref_cb,
                                 ref_cr, margin, q_intra, q_inter, zigzag, c, pred, rec_y,
                                 rec_cb, rec_cr)
-            if mb_type != INTRA:
-                dc_pred[:] = 0
-                dc_size[:] = 0
-            modes[r, col] = mb_type
-            mb_cbp[r, col] = 63 if mb_type == INTRA else cbp
-            mvs[r, col, 0] = vy
-            mvs[r, col, 1] = vx
+            _store_macroblock(r, col, mb_type, cbp, vy, vx, modes, mb_cbp, mvs, dc_pred, dc_size)
             pvy = vy
             pvx = vx
     return state[4]
+
+
+@numba.njit(cache=True)
+def _store_macroblock(r, col, mb_type, cbp, vy, vx, modes, mb_cbp, mvs, dc_pred, dc_size):
+    """Remember what the next macroblocks' contexts and predictions need."""
+    if mb_type != INTRA:  # DC prediction restarts after a non-intra macroblock (as in MPEG-1)
+        dc_pred[:] = 0
+        dc_size[:] = 0
+    modes[r, col] = mb_type
+    mb_cbp[r, col] = 63 if mb_type == INTRA else cbp
+    mvs[r, col, 0] = vy
+    mvs[r, col, 1] = vx
 
 
 @numba.njit(cache=True)
@@ -472,13 +453,7 @@ def decode_frame(data, ref_y, ref_cb, ref_cr, margin, intra_frame, n_blocks, q_i
             _rebuild_macroblock(r, col, mb_type, vy, vx, cbp, levels, n_blocks, ref_y, ref_cb,
                                 ref_cr, margin, q_intra, q_inter, zigzag, c, pred, rec_y,
                                 rec_cb, rec_cr)
-            if mb_type != INTRA:
-                dc_pred[:] = 0
-                dc_size[:] = 0
-            modes[r, col] = mb_type
-            mb_cbp[r, col] = 63 if mb_type == INTRA else cbp
-            mvs[r, col, 0] = vy
-            mvs[r, col, 1] = vx
+            _store_macroblock(r, col, mb_type, cbp, vy, vx, modes, mb_cbp, mvs, dc_pred, dc_size)
             pvy = vy
             pvx = vx
     return 0
