@@ -215,6 +215,8 @@ def main() -> None:
     parser.add_argument("--clips", default="carphone,bikes")
     parser.add_argument("--max-frames", type=int, default=0)
     parser.add_argument("--fast", action="store_true", help="two settings per codec, no ffmpeg")
+    parser.add_argument("--no-rd", action="store_true",
+                        help="only the speed, motion-search and entropy-coder measurements")
     parser.add_argument("--data", help="folder holding the clips (else FROMSCRATCH_VIDEO, ...)")
     parser.add_argument("--out", default="benchmarks/results/video")
     args = parser.parse_args()
@@ -233,13 +235,13 @@ def main() -> None:
         frames, fps = load_video(clip, args.data, args.max_frames or None)
         print(f"{clip}: {frames.shape} at {float(fps):.3f} frames/s", flush=True)
         rows = []
-        for name in OURS:
+        for name in () if args.no_rd else OURS:
             if args.fast:
                 codec_name, params, qualities = OURS[name]
                 OURS[name] = (codec_name, params, qualities[1::3])
             rows += run_ours(name, frames, fps)
             print(f"  {name} done", flush=True)
-        for name in FFMPEG if exe else ():
+        for name in FFMPEG if exe and not args.no_rd else ():
             if name == "ffmpeg h261" and frames.shape[1:3] not in ((144, 176), (288, 352)):
                 continue
             rows += run_ffmpeg(exe, name, frames, fps)
@@ -247,14 +249,16 @@ def main() -> None:
         for r in rows:
             r["clip"] = clip
         all_rows += rows
-        plot(rows, clip, out / f"rd_{clip}.png")
-        reports.append(bd_table(rows, clip))
+        first_report = len(reports)
+        if rows:
+            plot(rows, clip, out / f"rd_{clip}.png")
+            reports.append(bd_table(rows, clip))
         reports.append(f"\nspeed on {clip} ({frames.shape[2]}x{frames.shape[1]}), frames/s:\n\n"
                        "| codec | encode | decode |\n|---|---|---|\n"
                        + "\n".join(speed(frames, fps)))
         reports.append("\n" + search_speed(frames))
         reports.append(huffman_gain(frames[:24]) + "\n")
-        print("\n".join(reports[-4:]), flush=True)
+        print("\n".join(reports[first_report:]), flush=True)
     with open(out / "rd.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, ["clip", "codec", "setting", "bpp", "psnr"])
         writer.writeheader()

@@ -18,14 +18,20 @@ import numpy as np
 LARGE_DIAMOND = np.array([[-2, 0], [-1, -1], [-1, 1], [0, -2], [0, 2], [1, -1], [1, 1], [2, 0]],
                          dtype=np.int32)
 SMALL_DIAMOND = np.array([[-1, 0], [0, -1], [0, 1], [1, 0]], dtype=np.int32)
+#: A SAD no block reaches (the bound of an unbounded SAD).
+NO_BOUND = 1 << 62
 #: The 8 half-pel neighbours (half-pel units), in the order tried.
 HALF_PEL_STEPS = np.array([[-1, -1], [-1, 0], [-1, 1], [0, -1], [0, 1], [1, -1], [1, 0], [1, 1]],
                           dtype=np.int32)
 
 
 @numba.njit(cache=True, inline="always")
-def sad_integer(cur, padded, margin, top, left, dy, dx, block):
-    """SAD of the block at (top, left) against the reference moved by an integer vector."""
+def sad_integer(cur, padded, margin, top, left, dy, dx, block, bound=NO_BOUND):
+    """SAD of the block at (top, left) against the reference moved by an integer vector.
+
+    Stops early once the partial sum reaches ``bound`` (the best SAD so far): such a candidate
+    cannot win, so the search's result is unchanged ("partial distortion elimination").
+    """
     total = 0
     y0 = margin + top + dy
     x0 = margin + left + dx
@@ -33,6 +39,8 @@ def sad_integer(cur, padded, margin, top, left, dy, dx, block):
         for j in range(block):
             diff = np.int32(cur[top + i, left + j]) - np.int32(padded[y0 + i, x0 + j])
             total += diff if diff >= 0 else -diff
+        if total >= bound:
+            return total
     return total
 
 
@@ -79,7 +87,7 @@ def best_candidate(cur, padded, margin, top, left, block, candidates, cy, cx, li
         if half_pel:
             cost = sad_half_pel(cur, padded, margin, top, left, y, x, block, block)
         else:
-            cost = sad_integer(cur, padded, margin, top, left, y, x, block)
+            cost = sad_integer(cur, padded, margin, top, left, y, x, block, best)
         if cost < best:
             best = cost
             by = y
@@ -93,7 +101,7 @@ def full_search_kernel(cur, padded, margin, offsets, block, vectors, sads):
     for r in range(cur.shape[0] // block):
         for c in range(cur.shape[1] // block):
             best, by, bx = best_candidate(cur, padded, margin, r * block, c * block, block,
-                                          offsets, 0, 0, margin, False, np.int64(1) << 62, 0, 0)
+                                          offsets, 0, 0, margin, False, NO_BOUND, 0, 0)
             vectors[r, c, 0] = by
             vectors[r, c, 1] = bx
             sads[r, c] = best
