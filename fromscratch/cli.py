@@ -135,7 +135,8 @@ def cmd_info(args) -> None:
         print(f"video:    {header.n_frames} frames of {header.width} x {header.height} x "
               f"{header.channels} at {header.fps} ({float(header.fps):.3f}) frames/s")
         print(f"params:   {header.params}")
-        print(f"frames:   {n_i} I, {header.n_frames - n_i} P; sizes {list(header.lengths)}")
+        sizes = ", ".join(map(str, header.lengths[:24])) + (", ..." if header.n_frames > 24 else "")
+        print(f"frames:   {n_i} I, {header.n_frames - n_i} P; bytes per frame {sizes}")
         pixels = header.n_frames * header.height * header.width
         print(f"size:     {len(data)} bytes, {8 * len(data) / pixels:.4f} bpp")
         return

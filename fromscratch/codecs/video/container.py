@@ -168,7 +168,7 @@ def read_video_header(data: bytes) -> VideoHeader:
             f"truncated video: parameters and a {n_frames}-frame index do not fit at byte {pos}")
     try:
         params = json.loads(data[pos : pos + p].decode("utf-8"))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise BitstreamError(f"unreadable parameters at byte {pos}: {exc}") from None
     if not isinstance(params, dict) or not all(
             isinstance(v, (bool, int, float, str)) for v in params.values()):
