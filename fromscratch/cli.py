@@ -3,6 +3,8 @@
     python -m fromscratch encode photo.png photo.fsc --codec raw
     python -m fromscratch decode photo.fsc photo-decoded.png
     python -m fromscratch info photo.fsc
+    python -m fromscratch encode clip/ clip.fsv --codec mc-dct --quality 50   # PNG frames or .y4m
+    python -m fromscratch decode clip.fsv clip.y4m      # or a folder name: PNG frames
     python -m fromscratch bench --codecs pillow-jpeg,pillow-webp --images kodak
     python -m fromscratch demo --out demo-out
     python -m fromscratch classroom release student-notebooks/
@@ -20,14 +22,25 @@ import json
 import os
 import sys
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 
-from . import DEFAULT_CODEC, bench, classroom, container
+from . import DEFAULT_CODEC, DEFAULT_VIDEO_CODEC, bench, classroom, container
 from ._files import default_file_mode
 from .backend import BackendError
 from .bitstream import BitstreamError
 from .codecs import codec_class, codec_for_data, codec_names, get_codec
-from .data import find_data_dir, kodak_paths, load_image, sample_image, save_image
+from .codecs.video import get_video_codec, read_video_header, video_codec_names
+from .codecs.video.container import is_video
+from .codecs.video.y4m import write_y4m
+from .data import (
+    find_data_dir,
+    kodak_paths,
+    load_frames,
+    load_image,
+    sample_image,
+    save_image,
+)
 from .training import TRAINERS, trainer
 
 __all__ = ["main"]
@@ -67,11 +80,24 @@ def _parse_params(args) -> dict:
     return params
 
 
+def _is_video_input(src: Path) -> bool:
+    return src.is_dir() or src.suffix.lower() == ".y4m"
+
+
 def cmd_encode(args) -> None:
     src, dst = Path(args.input), Path(args.output)
     _refuse_overwriting_input(src, dst)
+    if _is_video_input(src):
+        frames, fps = load_frames(src)
+        codec = get_video_codec(args.codec or DEFAULT_VIDEO_CODEC, **_parse_params(args))
+        data = codec.encode(frames, fps=Fraction(args.fps) if args.fps else fps)
+        write_atomic(dst, data)
+        pixels = frames.shape[0] * frames.shape[1] * frames.shape[2]
+        print(f"{dst}: {frames.shape[0]} frames, {len(data)} bytes, "
+              f"{8 * len(data) / pixels:.4f} bpp ({codec!r})")
+        return
     image = load_image(src)
-    codec = get_codec(args.codec, **_parse_params(args))
+    codec = get_codec(args.codec or DEFAULT_CODEC, **_parse_params(args))
     data = codec.encode(image)
     write_atomic(dst, data)
     pixels = image.shape[0] * image.shape[1]
@@ -82,6 +108,21 @@ def cmd_decode(args) -> None:
     src, dst = Path(args.input), Path(args.output)
     _refuse_overwriting_input(src, dst)
     data = src.read_bytes()
+    if is_video(data):
+        from . import decompress_video
+
+        frames = decompress_video(data)
+        fps = read_video_header(data).fps
+        if dst.suffix.lower() == ".y4m":
+            write_y4m(dst, frames, fps, chroma=args.chroma)
+        else:  # a folder of PNG frames
+            dst.mkdir(parents=True, exist_ok=True)
+            for t, frame in enumerate(frames, start=1):
+                save_image(dst / f"{t:03d}.png", frame)
+            (dst / "fps").write_text(f"{fps}\n")
+        print(f"{dst}: {frames.shape[0]} frames of {frames.shape[2]} x {frames.shape[1]} at "
+              f"{float(fps):.3f} frames/s")
+        return
     image = codec_for_data(data).decode(data)
     save_image(dst, image)
     print(f"{dst}: {image.shape[1]} x {image.shape[0]}, {'RGB' if image.ndim == 3 else 'gray'}")
@@ -89,6 +130,19 @@ def cmd_decode(args) -> None:
 
 def cmd_info(args) -> None:
     data = Path(args.file).read_bytes()
+    if is_video(data):
+        header = read_video_header(data)
+        n_i = header.frame_types.count("I")
+        print("format:   fromscratch video container v1")
+        print(f"codec:    {header.codec}")
+        print(f"video:    {header.n_frames} frames of {header.width} x {header.height} x "
+              f"{header.channels} at {header.fps} ({float(header.fps):.3f}) frames/s")
+        print(f"params:   {header.params}")
+        sizes = ", ".join(map(str, header.lengths[:24])) + (", ..." if header.n_frames > 24 else "")
+        print(f"frames:   {n_i} I, {header.n_frames - n_i} P; bytes per frame {sizes}")
+        pixels = header.n_frames * header.height * header.width
+        print(f"size:     {len(data)} bytes, {8 * len(data) / pixels:.4f} bpp")
+        return
     if container.is_container(data):
         header, payload = container.unpack(data)
         pixels = header.height * header.width
@@ -233,17 +287,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("encode", help="compress an image file")
+    p = sub.add_parser("encode", help="compress an image file, or a video (PNG folder or .y4m)")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--codec", default=DEFAULT_CODEC, help=f"one of: {', '.join(codec_names())}")
+    p.add_argument("--codec", help=f"one of: {', '.join(codec_names())} (default {DEFAULT_CODEC}"
+                   f"); video: {', '.join(video_codec_names())} (default {DEFAULT_VIDEO_CODEC})")
+    p.add_argument("--fps", help="video frame rate, e.g. 25 or 30000/1001 (default: the input's)")
     p.add_argument("--quality", help="the codec's quality parameter, if it has one")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="other parameters")
     p.set_defaults(func=cmd_encode)
 
-    p = sub.add_parser("decode", help="decompress to an image file (PNG by suffix)")
+    p = sub.add_parser("decode", help="decompress to an image file (PNG by suffix); video: to "
+                       "a .y4m file or a folder of PNG frames")
     p.add_argument("input")
     p.add_argument("output")
+    p.add_argument("--chroma", choices=("420", "444"), default="420",
+                   help="chroma sampling of a written .y4m")
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("info", help="show what a compressed file's header says")

@@ -17,6 +17,15 @@ Neither ships inside the package. They are looked for, in this order:
    notice, so that every notebook and test still runs on a bare clone.
 
 Images are NumPy ``uint8`` arrays: (H, W, 3) for colour, (H, W) for grayscale.
+
+Video clips (chapter 2b) are folders of PNG frames (``001.png``, ``002.png``, ...) or ``.y4m``
+files, named by their folder or file stem (``carphone``, ``bikes``). :func:`load_video` looks for
+a clip in this order: the ``data`` argument (a folder holding clips), the environment variable
+``FROMSCRATCH_VIDEO`` (same), a ``video/`` folder beside ``FROMSCRATCH_DATA``'s folder,
+``../shared/video`` next to the repository, and finally the repository's own ``data/video/``
+(a 12-frame synthetic clip, ``pan``, made by ``benchmarks/make_video_sample.py``). A clip's frame
+rate is read from a ``fps`` file in its folder (e.g. ``30000/1001``), else from
+:data:`KNOWN_FRAME_RATES`, else 25.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +45,18 @@ from .backend import make_rng, to_numpy
 __all__ = [
     "BUNDLED_DIR",
     "find_data_dir",
+    "find_video_dir",
     "kodak",
     "kodak_paths",
+    "load_frames",
     "load_image",
+    "load_video",
     "random_crops",
     "sample_image",
     "save_image",
     "train_images",
     "train_paths",
+    "video_names",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -204,3 +218,92 @@ def random_crops(
         crop = image[top : top + size, left : left + size]
         crops[i] = crop[:, ::-1] if rng.random() < 0.5 else crop
     return crops
+
+
+# --------------------------------------------------------------------------------------------
+# Video clips
+# --------------------------------------------------------------------------------------------
+#: Frame rates of the project's clips (their folders carry no rate of their own).
+KNOWN_FRAME_RATES = {"carphone": Fraction(30000, 1001), "bikes": Fraction(25)}
+
+
+def find_video_dir(data: str | os.PathLike | None = None) -> Path:
+    """The folder holding video clips (see the module docstring); the bundled one last."""
+    if data is not None:
+        candidate = Path(data).expanduser()
+        if not candidate.is_dir():
+            raise FileNotFoundError(f"video folder {candidate} does not exist")
+        return candidate
+    env = os.environ.get("FROMSCRATCH_VIDEO")
+    if env:
+        candidate = Path(env).expanduser()
+        if not candidate.is_dir():
+            raise FileNotFoundError(f"FROMSCRATCH_VIDEO={env} is not a folder")
+        return candidate
+    images = os.environ.get("FROMSCRATCH_DATA")
+    for candidate in ([Path(images).expanduser().parent / "video"] if images else []) + [
+            REPO_ROOT.parent / "shared" / "video"]:
+        if candidate.is_dir():
+            return candidate
+    return BUNDLED_DIR / "video"
+
+
+def _clips(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        return {}
+    clips = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.suffix.lower() == ".y4m" or (entry.is_dir() and _image_files(entry)):
+            clips[entry.stem] = entry
+    return clips
+
+
+def video_names(data: str | os.PathLike | None = None) -> list[str]:
+    """Names of the clips found (the bundled ``pan`` when no other folder is there)."""
+    return list(_clips(find_video_dir(data)))
+
+
+def load_frames(path: str | os.PathLike) -> tuple[np.ndarray, Fraction]:
+    """``(frames, fps)`` of a folder of image frames (sorted by name) or of a ``.y4m`` file.
+
+    Frames are uint8 (T, H, W, 3) (or (T, H, W) if all are gray); every frame must have the same
+    size. The rate comes from a ``fps`` file in the folder, the clip's known rate, or 25.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".y4m":
+        from .codecs.video.y4m import read_y4m
+
+        return read_y4m(path)
+    files = _image_files(path) if path.is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"{path} is neither a .y4m file nor a folder of image frames")
+    frames = [load_image(f) for f in files]
+    if any(f.ndim == 3 for f in frames):
+        frames = [np.repeat(f[:, :, None], 3, axis=2) if f.ndim == 2 else f for f in frames]
+    if len({f.shape for f in frames}) != 1:
+        raise ValueError(f"the frames in {path} do not all have the same size")
+    fps = KNOWN_FRAME_RATES.get(path.name, Fraction(25))
+    if (path / "fps").is_file():
+        fps = Fraction((path / "fps").read_text().strip())
+    return np.stack(frames), fps
+
+
+def load_video(name: str, data: str | os.PathLike | None = None,
+               max_frames: int | None = None) -> tuple[np.ndarray, Fraction]:
+    """``(frames, fps)`` of the clip ``name`` (e.g. ``"carphone"``), the first ``max_frames``.
+
+    When the clip is not found, the bundled clip ``pan`` is returned with a one-line notice (so
+    notebooks and tests run on a bare clone).
+    """
+    clips = _clips(find_video_dir(data))
+    if name not in clips:
+        bundled = _clips(BUNDLED_DIR / "video")
+        if not bundled:
+            raise FileNotFoundError(f"no video clip {name!r} and no bundled clip in data/video")
+        if "video:" + name not in _noticed:
+            _noticed.add("video:" + name)
+            print(f"fromscratch: no video clip {name!r} found (set FROMSCRATCH_VIDEO or --data); "
+                  f"using the bundled clip {next(iter(bundled))!r}", file=sys.stderr)
+        clips = {name: next(iter(bundled.values()))}
+    frames, fps = load_frames(clips[name])
+    return (frames[:max_frames] if max_frames else frames), fps
