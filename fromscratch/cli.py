@@ -30,13 +30,17 @@ from ._files import default_file_mode
 from .backend import BackendError
 from .bitstream import BitstreamError
 from .codecs import codec_class, codec_for_data, codec_names, get_codec
-from .codecs.video import get_video_codec, read_video_header, video_codec_names
+from .codecs.video import (
+    get_video_codec,
+    read_frames,
+    read_video_header,
+    video_codec_names,
+    write_y4m,
+)
 from .codecs.video.container import is_video
-from .codecs.video.y4m import write_y4m
 from .data import (
     find_data_dir,
     kodak_paths,
-    load_frames,
     load_image,
     sample_image,
     save_image,
@@ -88,7 +92,7 @@ def cmd_encode(args) -> None:
     src, dst = Path(args.input), Path(args.output)
     _refuse_overwriting_input(src, dst)
     if _is_video_input(src):
-        frames, fps = load_frames(src)
+        frames, fps = read_frames(src)
         codec = get_video_codec(args.codec or DEFAULT_VIDEO_CODEC, **_parse_params(args))
         data = codec.encode(frames, fps=Fraction(args.fps) if args.fps else fps)
         write_atomic(dst, data)

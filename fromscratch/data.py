@@ -18,12 +18,12 @@ Neither ships inside the package. They are looked for, in this order:
 
 Images are NumPy ``uint8`` arrays: (H, W, 3) for colour, (H, W) for grayscale.
 
-Video clips (chapter 2b) are folders of PNG frames (``001.png``, ``002.png``, ...) or ``.y4m``
-files, named by their folder or file stem (``carphone``, ``bikes``). :func:`load_video` looks for
+Video clips (chapter 2b) are folders of PNG frames (``001.png``, ``002.png``, ...), named by
+their folder (``carphone``, ``bikes``). :func:`load_video` looks for
 a clip in this order: the ``data`` argument (a folder holding clips), the environment variable
 ``FROMSCRATCH_VIDEO`` (same), a ``video/`` folder beside ``FROMSCRATCH_DATA``'s folder,
 ``../shared/video`` next to the repository, and finally the repository's own ``data/video/``
-(a 12-frame synthetic clip, ``pan``, made by ``benchmarks/make_video_sample.py``). A clip's frame
+(a 10-frame synthetic clip, ``pan``, made by ``benchmarks/make_video_sample.py``). A clip's frame
 rate is read from a ``fps`` file in its folder (e.g. ``30000/1001``), else from
 :data:`KNOWN_FRAME_RATES`, else 25.
 """
@@ -253,7 +253,7 @@ def _clips(folder: Path) -> dict[str, Path]:
         return {}
     clips = {}
     for entry in sorted(folder.iterdir()):
-        if entry.suffix.lower() == ".y4m" or (entry.is_dir() and _image_files(entry)):
+        if entry.is_dir() and _image_files(entry):
             clips[entry.stem] = entry
     return clips
 
@@ -264,19 +264,17 @@ def video_names(data: str | os.PathLike | None = None) -> list[str]:
 
 
 def load_frames(path: str | os.PathLike) -> tuple[np.ndarray, Fraction]:
-    """``(frames, fps)`` of a folder of image frames (sorted by name) or of a ``.y4m`` file.
+    """``(frames, fps)`` of a folder of image frames (sorted by name).
 
     Frames are uint8 (T, H, W, 3) (or (T, H, W) if all are gray); every frame must have the same
-    size. The rate comes from a ``fps`` file in the folder, the clip's known rate, or 25.
+    size. The rate comes from a ``fps`` file in the folder, the clip's known rate, or 25. (A
+    ``.y4m`` file holds YCbCr planes, which need chapter 2's colour conversion and chroma
+    resampling: ``fromscratch.codecs.video.read_frames`` reads both kinds.)
     """
     path = Path(path)
-    if path.suffix.lower() == ".y4m":
-        from .codecs.video.y4m import read_y4m
-
-        return read_y4m(path)
     files = _image_files(path) if path.is_dir() else []
     if not files:
-        raise FileNotFoundError(f"{path} is neither a .y4m file nor a folder of image frames")
+        raise FileNotFoundError(f"{path} is not a folder of image frames")
     frames = [load_image(f) for f in files]
     if any(f.ndim == 3 for f in frames):
         frames = [np.repeat(f[:, :, None], 3, axis=2) if f.ndim == 2 else f for f in frames]

@@ -13,7 +13,8 @@ The family's map:
   (``fromscratch.transforms.motion``), DCT residuals with a flat inter matrix, closed loop.
 * ``symbols`` — the syntax elements of ``mc-dct`` and their context-adaptive range-coder models.
 * ``y4m`` — reading and writing YUV4MPEG2 (``.y4m``) files, the plain format every video tool
-  speaks (used by the CLI and for interoperability tests with ffmpeg).
+  speaks (used by the CLI and for interoperability tests with ffmpeg); :func:`read_frames` reads
+  a ``.y4m`` file or a folder of PNG frames.
 
 Public: the names in ``__all__`` below; ``fromscratch.compress_video`` / ``decompress_video`` are
 the two calls most people need.
@@ -32,6 +33,7 @@ from .base import (
     video_codec_names,
 )
 from .container import VideoHeader, read_video_header
+from .y4m import read_frames, read_y4m, write_y4m
 
 __all__ = [
     "DEFAULT_FPS",
@@ -39,8 +41,11 @@ __all__ = [
     "VideoHeader",
     "as_video",
     "get_video_codec",
+    "read_frames",
     "read_video_header",
+    "read_y4m",
     "register_video",
     "video_codec_for_data",
     "video_codec_names",
+    "write_y4m",
 ]

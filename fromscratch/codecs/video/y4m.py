@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from ...bitstream import BitstreamError
+from ...data import load_frames
 from ...transforms.colour import rgb_to_ycbcr, ycbcr_to_rgb
 from ..jpeg.encoder import downsample
 from ..jpeg.upsample import upsample
 from .container import check_video_shape
 
-__all__ = ["read_y4m", "write_y4m"]
+__all__ = ["read_frames", "read_y4m", "write_y4m"]
 
 _SIGNATURE = b"YUV4MPEG2"
 _MAX_HEADER = 1024
@@ -143,3 +144,10 @@ def write_y4m(path: str | os.PathLike, frames: np.ndarray, fps: float | Fraction
             planes[1:] = [downsample(np.pad(p, pad, mode="edge"), 2, 2) for p in planes[1:]]
         parts += [np.ascontiguousarray(p).tobytes() for p in planes]
     Path(path).write_bytes(b"".join(parts))
+
+
+def read_frames(path: str | os.PathLike) -> tuple[np.ndarray, Fraction]:
+    """``(frames, fps)`` of a ``.y4m`` file or of a folder of image frames (``load_frames``)."""
+    if Path(path).suffix.lower() == ".y4m":
+        return read_y4m(path)
+    return load_frames(path)
