@@ -137,9 +137,10 @@ def main() -> None:
                                                     / row["megapixels"])
                 row["bpp"] = 8 * stream.stat().st_size / (width * height)
                 rows.append(row)
-                print(f"{row['codec']:>16} {row['size']:>9}  encode {row['encode_peak_mb']:7.0f} MB "
-                      f"{row['encode_s_per_mp']:6.3f} s/MP   decode {row['decode_peak_mb']:7.0f} "
-                      f"MB {row['decode_s_per_mp']:6.3f} s/MP   {row['bpp']:.3f} bpp", flush=True)
+                print(f"{row['codec']:>16} {row['size']:>9}  "
+                      f"encode {row['encode_peak_mb']:7.0f} MB {row['encode_s_per_mp']:6.3f} s/MP"
+                      f"   decode {row['decode_peak_mb']:7.0f} MB {row['decode_s_per_mp']:6.3f} "
+                      f"s/MP   {row['bpp']:.3f} bpp", flush=True)
     RESULTS.mkdir(exist_ok=True)
     with open(RESULTS / "memory.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

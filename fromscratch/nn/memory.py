@@ -14,9 +14,11 @@ in use is its input, its output and its work arrays, and everything before it is
   (no output of their own), again with one band of temporaries;
 * other element-wise layers (activations) allocate one output of their input's size.
 
-The caller's input is counted for the whole run, unless the caller says it let go of it. The estimate is an
-upper bound of what the arrays hold; the interpreter, the libraries and the weights come on top
-and are the caller's to add (a codec adds its own image buffers and a measured baseline).
+The caller's input is counted for the whole run, unless the caller says it let go of it. The
+estimate is an upper bound of what the arrays hold; the interpreter, the libraries and the
+weights come on top and are the caller's to add (a codec adds its own image buffers and a
+measured baseline). ``tests/test_nn_inference.py`` checks the bound against the allocations
+``tracemalloc`` sees, ``tests/test_balle2017_memory.py`` against a real process's peak.
 """
 
 from __future__ import annotations
