@@ -50,7 +50,9 @@ Memory: ``cols`` holds ``C*kh*kw*N*Ho*Wo`` numbers, ``kh*kw/s^2`` times the inpu
 5 x 5, stride 2: 105 MB for a batch of 8 x 128 x 64 x 64 in float32). The backward pass writes
 ``dcols`` over it once ``dW`` is computed, and the layer modules keep these work arrays from one
 training step to the next: writing into freshly allocated memory page-faults every 4 KiB, and on
-the machines measured that cost more than the copy itself.
+the machines measured that cost more than the copy itself. Inference needs none of this: out of
+training mode the layers compute their output in row bands of bounded memory instead
+(:mod:`~fromscratch.nn.conv_banded`), which is what lets a codec take a 12-megapixel photo.
 
 The transposed convolution is the backward pass of a convolution
 ----------------------------------------------------------------

@@ -34,10 +34,19 @@ whole-image path to float rounding (the sums are the same, grouped differently);
 
 from __future__ import annotations
 
+import math
+
 from ..backend import array_module
 from ._conv_kernels import batch_first, channels_first, col2im, im2col
 
-__all__ = ["BAND_BYTES", "band_rows", "conv2d_forward_banded", "conv_transpose2d_forward_banded"]
+__all__ = [
+    "BAND_BYTES",
+    "band_rows",
+    "conv2d_band_plan",
+    "conv2d_forward_banded",
+    "conv_transpose2d_band_plan",
+    "conv_transpose2d_forward_banded",
+]
 
 #: Work memory of one band (bytes): the band's column matrix and the small arrays around it.
 BAND_BYTES = 64 * 2**20
@@ -48,27 +57,60 @@ def band_rows(bytes_per_row: int, band_bytes: int, total_rows: int) -> int:
     return max(1, min(total_rows, band_bytes // max(1, bytes_per_row)))
 
 
-def input_rows(x, start: int, stop: int):
-    """Rows ``[start, stop)`` of ``x`` (N, C, H, W), zeros where they fall outside the image."""
+def input_rows(x, start: int, stop: int, out=None):
+    """Rows ``[start, stop)`` of ``x`` (N, C, H, W), zeros where they fall outside the image.
+
+    A view of ``x`` when the rows are inside it and no ``out`` (N, C, stop - start, W) is given
+    to copy them into.
+    """
     h = x.shape[2]
-    if start >= 0 and stop <= h:
+    if out is None and start >= 0 and stop <= h:
         return x[:, :, start:stop]
-    xp = array_module(x)
-    slab = xp.zeros((*x.shape[:2], stop - start, x.shape[3]), dtype=x.dtype)
+    if out is None:
+        out = array_module(x).empty((*x.shape[:2], stop - start, x.shape[3]), dtype=x.dtype)
     first, last = max(start, 0), min(stop, h)
+    out[:, :, :max(0, first - start)] = 0
+    out[:, :, max(0, last - start):] = 0
     if first < last:
-        slab[:, :, first - start:last - start] = x[:, :, first:last]
-    return slab
-
-
-def _flat_buffer(xp, size: int, dtype):
-    """One work array for every band; the last (shorter) band uses a prefix of it."""
-    return xp.empty(size, dtype=dtype)
+        out[:, :, first - start:last - start] = x[:, :, first:last]
+    return out
 
 
 def _prefix(buffer, shape):
-    """A C-contiguous ``shape`` view of the first elements of a flat ``buffer``."""
-    return buffer[:shape[0] * shape[1]].reshape(shape)
+    """A C-contiguous ``shape`` view of the first elements of a flat ``buffer``: every band
+    reuses one work array (fresh memory costs a page fault per 4 KiB), the last, shorter band a
+    prefix of it."""
+    return buffer[:math.prod(shape)].reshape(shape)
+
+
+def conv2d_band_plan(x_shape, w_shape, stride, out_size, itemsize: int,
+                     band_bytes: int = BAND_BYTES) -> tuple[int, tuple[int, int, int]]:
+    """Rows per band of :func:`conv2d_forward_banded` and the elements of its three work arrays
+    (columns, GEMM result, input slab), from the shapes alone."""
+    n, c, _, width = x_shape
+    f, _, kh, kw = w_shape
+    sh, (out_h, out_w) = stride[0], out_size
+    k, positions_per_row = c * kh * kw, n * out_w
+    # per output row: its columns, its GEMM result and the sh input rows it adds to the slab
+    bytes_per_row = ((k + f) * positions_per_row + n * c * sh * width) * itemsize
+    rows = band_rows(bytes_per_row, band_bytes, out_h)
+    return rows, (k * rows * positions_per_row, f * rows * positions_per_row,
+                  n * c * ((rows - 1) * sh + kh) * width)
+
+
+def conv_transpose2d_band_plan(x_shape, w_shape, stride, out_shape, itemsize: int,
+                               band_bytes: int = BAND_BYTES) -> tuple[int, tuple[int, int, int]]:
+    """Rows per band of :func:`conv_transpose2d_forward_banded` and the elements of its work
+    arrays (columns, output slab, the channels-first input rows: a copy only when N > 1)."""
+    n, c_in, h, width = x_shape
+    _, c_out, kh, kw = w_shape
+    sh, out_w = stride[0], out_shape[3]
+    k = c_out * kh * kw
+    # per input row: its columns, its channels-first copy and the sh output rows it adds to
+    bytes_per_row = (k * width + c_in * width + c_out * sh * out_w) * n * itemsize
+    rows = band_rows(bytes_per_row, band_bytes, h)
+    return rows, (k * rows * n * width, n * c_out * ((rows - 1) * sh + kh) * out_w,
+                  c_in * rows * n * width if n > 1 else 0)
 
 
 def conv2d_forward_banded(x, w, b, stride, padding, out_size, band_bytes: int = BAND_BYTES):
@@ -88,21 +130,23 @@ def conv2d_forward_banded(x, w, b, stride, padding, out_size, band_bytes: int = 
     out : array (N, F, Ho, Wo)
     """
     xp = array_module(x)
-    n, c, _, _ = x.shape
+    n, c, _, width = x.shape
     f, _, kh, kw = w.shape
     (sh, _), (ph, pw) = stride, padding
     out_h, out_w = out_size
     k = c * kh * kw
     positions_per_row = n * out_w
-    rows = band_rows((k + f) * positions_per_row * x.dtype.itemsize, band_bytes, out_h)
-    cols_buffer = _flat_buffer(xp, k * rows * positions_per_row, x.dtype)
-    out_buffer = _flat_buffer(xp, f * rows * positions_per_row, x.dtype)
+    rows, sizes = conv2d_band_plan(x.shape, w.shape, stride, out_size, x.dtype.itemsize,
+                                   band_bytes)
+    cols_buffer, out_buffer, slab_buffer = (xp.empty(size, dtype=x.dtype) for size in sizes)
     weights = w.reshape(f, k)
     out = xp.empty((n, f, out_h, out_w), dtype=x.dtype)
     for top in range(0, out_h, rows):
         bottom = min(top + rows, out_h)
         positions = (bottom - top) * positions_per_row
-        slab = input_rows(x, top * sh - ph, (bottom - 1) * sh + kh - ph)
+        slab_h = (bottom - top - 1) * sh + kh
+        slab = input_rows(x, top * sh - ph, top * sh - ph + slab_h,
+                          out=_prefix(slab_buffer, (n, c, slab_h, width)))
         cols = im2col(slab, (kh, kw), stride, (0, pw), (bottom - top, out_w),
                       out=_prefix(cols_buffer, (k, positions)))
         band = xp.matmul(weights, cols, out=_prefix(out_buffer, (f, positions)))
@@ -136,10 +180,9 @@ def conv_transpose2d_forward_banded(x, w, b, stride, padding, out_shape,
     (sh, sw), (ph, pw) = stride, padding
     out_h, out_w = out_shape[2:]
     k = c_out * kh * kw
-    # per input row: its columns, its channels-first copy and the sh output rows it adds to
-    bytes_per_row = (k * width + c_in * width + c_out * sh * out_w) * n * x.dtype.itemsize
-    rows = band_rows(bytes_per_row, band_bytes, h)
-    cols_buffer = _flat_buffer(xp, k * rows * n * width, x.dtype)
+    rows, sizes = conv_transpose2d_band_plan(x.shape, w.shape, stride, out_shape,
+                                             x.dtype.itemsize, band_bytes)
+    cols_buffer, slab_buffer = (xp.empty(size, dtype=x.dtype) for size in sizes[:2])
     weights_t = w.reshape(c_in, k).T
     out = xp.zeros(tuple(out_shape), dtype=x.dtype)
     for top in range(0, h, rows):
@@ -149,7 +192,7 @@ def conv_transpose2d_forward_banded(x, w, b, stride, padding, out_shape,
                          out=_prefix(cols_buffer, (k, x_band.shape[1])))
         slab_h = (bottom - top - 1) * sh + kh                      # output rows the band adds to
         slab = col2im(cols, (n, c_out, slab_h, out_w), (kh, kw), (sh, sw), (0, pw),
-                      (bottom - top, width))
+                      (bottom - top, width), out=_prefix(slab_buffer, (n, c_out, slab_h, out_w)))
         first = top * sh - ph                                      # output row of slab row 0
         lo, hi = max(first, 0), min(first + slab_h, out_h)
         if lo < hi:

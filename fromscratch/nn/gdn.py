@@ -150,6 +150,13 @@ def gdn_forward(x, beta, gamma, inverse: bool = False):
     return batch_first(out, n, h, w), (xc, root, gamma, inverse, x.shape)
 
 
+def gdn_band_rows(shape, itemsize: int, band_bytes: int = BAND_BYTES) -> int:
+    """Rows per band of :func:`gdn_inference` on ``shape`` (N, C, H, W); its work memory is
+    three arrays of ``C*N*rows*W`` elements."""
+    n, c, h, w = shape
+    return band_rows(3 * c * n * w * itemsize, band_bytes, h)
+
+
 def gdn_inference(x, beta, gamma, inverse: bool = False, *, out=None,
                   band_bytes: int = BAND_BYTES):
     """:func:`gdn_forward`'s output without a cache, a band of rows at a time.
@@ -181,12 +188,15 @@ def gdn_inference(x, beta, gamma, inverse: bool = False, *, out=None,
         out = xp.empty(x.shape, dtype=gamma.dtype)
     elif tuple(out.shape) != tuple(x.shape) or out.dtype != gamma.dtype:
         raise ValueError(f"out must be a {gamma.dtype} array of shape {tuple(x.shape)}")
-    rows = band_rows(3 * c * n * w * gamma.dtype.itemsize, band_bytes, h)
+    rows = gdn_band_rows(x.shape, gamma.dtype.itemsize, band_bytes)
     beta = beta.reshape(-1, 1)
+    # three work arrays reused by every band (fresh memory costs a page fault per 4 KiB)
+    buffers = xp.empty((3, c * n * rows * w), dtype=gamma.dtype)
     for top in range(0, h, rows):
         bottom = min(top + rows, h)
-        xc = channels_first(x[:, :, top:bottom].astype(gamma.dtype))   # (C, N*rows*W), a copy
-        norm = xp.matmul(gamma, xc * xc)
+        xc, square, norm = (b[:c * n * (bottom - top) * w].reshape(c, -1) for b in buffers)
+        channels_first(x[:, :, top:bottom], out=xc)                   # (C, N*rows*W), a copy
+        xp.matmul(gamma, xp.multiply(xc, xc, out=square), out=norm)
         norm += beta
         root = xp.sqrt(norm, out=norm)
         if inverse:

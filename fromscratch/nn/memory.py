@@ -8,8 +8,8 @@ in use is its input, its output and its work arrays, and everything before it is
     peak = max over layers i of  bytes(input_i) + bytes(output_i) + work_i
 
 * convolutions and transposed convolutions run in row bands (:mod:`~fromscratch.nn.conv_banded`),
-  so ``work_i`` is at most :data:`~fromscratch.nn.conv_banded.BAND_BYTES` and a little more for
-  the band's input rows;
+  so ``work_i`` is the band's work arrays, about :data:`~fromscratch.nn.conv_banded.BAND_BYTES`
+  (the band plan gives their exact sizes);
 * GDN/IGDN inside a :class:`~fromscratch.nn.Sequential` overwrite the activation they are given
   (no output of their own), again with one band of temporaries;
 * other element-wise layers (activations) allocate one output of their input's size.
@@ -29,8 +29,8 @@ import numpy as np
 
 from ._conv_kernels import conv_output_size
 from .conv import Conv2d, ConvTranspose2d, conv_transpose_output_size
-from .conv_banded import BAND_BYTES
-from .gdn import GDN
+from .conv_banded import conv2d_band_plan, conv_transpose2d_band_plan
+from .gdn import GDN, gdn_band_rows
 from .layers import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from .module import Module, Sequential
 
@@ -62,17 +62,31 @@ def output_shape(layer: Module, shape: tuple[int, ...]) -> tuple[int, ...]:
                     "Conv2d, ConvTranspose2d, GDN/IGDN, element-wise activations and Sequential")
 
 
+#: Allowance per layer for its small per-call arrays: a compiled kernel's scratch rows, GDN's
+#: effective beta and gamma (kilobytes in practice).
+SMALL_BYTES = 2**20
+
+
 def _layer_bytes(layer: Module, shape, itemsize: int, in_place: bool) -> tuple[int, tuple]:
     """(input + output + work bytes while ``layer`` runs, output shape)."""
+    running, out = _arrays_bytes(layer, shape, itemsize, in_place)
+    return running + SMALL_BYTES, out
+
+
+def _arrays_bytes(layer: Module, shape, itemsize: int, in_place: bool) -> tuple[int, tuple]:
     out = output_shape(layer, shape)
     size_in, size_out = math.prod(shape) * itemsize, math.prod(out) * itemsize
-    if isinstance(layer, (Conv2d, ConvTranspose2d)):
-        # one band's work arrays, plus the band's input rows when they need a zero-padded copy
-        n, c, _, w = shape
-        kh = layer.kernel_size[0]
-        return size_in + size_out + BAND_BYTES + n * c * kh * w * itemsize, out
+    if isinstance(layer, (Conv2d, ConvTranspose2d)):  # the work arrays the band plan sizes
+        w_shape = layer.weight.shape
+        if isinstance(layer, Conv2d):
+            _, sizes = conv2d_band_plan(shape, w_shape, layer.stride, out[2:], itemsize)
+        else:
+            _, sizes = conv_transpose2d_band_plan(shape, w_shape, layer.stride, out, itemsize)
+        return size_in + size_out + sum(sizes) * itemsize, out
     if isinstance(layer, GDN):
-        return size_in + (0 if in_place else size_out) + BAND_BYTES, out
+        n, c, _, w = shape
+        work = 3 * c * n * gdn_band_rows(shape, itemsize) * w * itemsize
+        return size_in + (0 if in_place else size_out) + work, out
     if isinstance(layer, Identity):
         return size_in, out
     return size_in + size_out, out
