@@ -15,7 +15,9 @@ temporary folder and deleted afterwards. Pillow's JPEG and WebP (default quality
 same images beside every learned codec (``balle2017`` at quality 2 by default; codecs that land
 later are added with ``--codecs name:quality``).
 
-Writes ``benchmarks/results/memory.csv`` and prints a Markdown table.
+On a shared machine pass ``--threads 1``: two BLAS threads waiting for each other on a busy
+core make wall times swing by 2x between runs. Writes ``benchmarks/results/memory.csv`` and
+prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -93,10 +96,15 @@ def make_warm_source(source: Path) -> Path:
 
 
 def run_child(codec_name: str, params: dict, operation: str, source: Path,
-              target: Path) -> dict:
+              target: Path, threads: int | None = None) -> dict:
     command = [sys.executable, __file__, "--child", codec_name, json.dumps(params), operation,
                str(source), str(target)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    env = dict(os.environ)
+    if threads:
+        env.update({name: str(threads) for name in
+                    ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                     "NUMBA_NUM_THREADS")})
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{codec_name} {operation} failed ({done.returncode}):\n"
                            f"{done.stderr[-2000:]}")
@@ -118,6 +126,8 @@ def main() -> None:
     parser.add_argument("--references", nargs="*", default=["pillow-jpeg", "pillow-webp"])
     parser.add_argument("--repeat", type=int, default=1, help="children per measurement; the "
                         "fastest time and the largest peak are kept")
+    parser.add_argument("--threads", type=int, default=None, help="BLAS/Numba threads of the "
+                        "children (default: the libraries' own choice)")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -141,7 +151,7 @@ def main() -> None:
                        "size": f"{width}x{height}", "megapixels": width * height / 1e6}
                 for operation, source, target in (("encode", photo, stream),
                                                   ("decode", stream, folder / "decoded.npy")):
-                    runs = [run_child(name, params, operation, source, target)
+                    runs = [run_child(name, params, operation, source, target, args.threads)
                             for _ in range(args.repeat)]
                     row[f"{operation}_peak_mb"] = max(r["peak_bytes"] for r in runs) / 1e6
                     row[f"{operation}_s_per_mp"] = (min(r["seconds"] for r in runs)
