@@ -19,11 +19,11 @@ The trained network (``balle2017_model``) becomes a codec in five steps::
 * **Ready on load.** Loading a weight file yields a working codec; there is no "update" step.
 * **Bounded memory.** The transforms run under ``nn.no_grad()``: no backward caches, convolutions
   in row bands, GDN in place (``nn.conv_banded``). A 12-megapixel photo (4000 x 3000) codes in
-  well under 2 GB of peak resident memory, encode and decode alike (``benchmarks/memory_bench.py``).
+  about 1.3 GB of peak resident memory, encode and decode alike (``benchmarks/memory_bench.py``).
   The size limit is that memory, not a pixel count: before allocating anything, encode and decode
   estimate their peak (:meth:`LoadedModel.peak_bytes`: the process itself, the image buffers and
   the largest activations, ``nn.inference_peak_bytes``) and refuse an image whose estimate
-  exceeds :data:`MEMORY_LIMIT` (2 GB; about 20 megapixels, so 4096 x 4096 still codes) with a
+  exceeds :data:`MEMORY_LIMIT` (2 GB: about 18 megapixels at 4:3; 4096 x 4096 codes) with a
   ``ValueError`` (encode) or a ``BitstreamError`` (a header claiming such a size), never an
   out-of-memory kill. Set ``balle2017.MEMORY_LIMIT`` higher on a machine with more memory.
 
