@@ -19,7 +19,9 @@ Where things are: :mod:`.module` (Parameter, Module, Sequential: the chain rule)
 (Xavier/He), :mod:`.optim` (SGD, Adam), :mod:`.schedules`, :mod:`.gradcheck` (finite
 differences) and :mod:`.io` (pickle-free ``.npz`` weight files). Chapter 4 adds :mod:`.conv`
 (Conv2d, ConvTranspose2d via im2col), :mod:`.gdn` (GDN, IGDN) and :mod:`.entropy_bottleneck`
-(the learned factorized density that makes the rate differentiable).
+(the learned factorized density that makes the rate differentiable). Inference on large images:
+:func:`no_grad` (no backward caches), :mod:`.conv_banded` (convolutions in row bands of bounded
+memory) and :mod:`.memory` (the peak memory of a forward pass, estimated from the shapes).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from .gradcheck import GradcheckResult, gradcheck, numerical_gradient
 from .io import Weights, WeightsError, load_weights, save_weights
 from .layers import Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from .losses import L1Loss, MSELoss
-from .module import Module, Parameter, Sequential
+from .memory import inference_peak_bytes
+from .module import Module, Parameter, Sequential, is_grad_enabled, no_grad
 from .optim import SGD, Adam, Optimizer
 from .schedules import CosineDecay, StepDecay
 
@@ -63,8 +66,11 @@ __all__ = [
     "WeightsError",
     "functional",
     "gradcheck",
+    "inference_peak_bytes",
     "init",
+    "is_grad_enabled",
     "load_weights",
+    "no_grad",
     "numerical_gradient",
     "save_weights",
 ]

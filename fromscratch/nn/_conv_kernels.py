@@ -225,18 +225,35 @@ def im2col(x, kernel, stride, padding, out_size, use_numba: bool = True, out=Non
     return cols
 
 
-def col2im(cols, image_shape, kernel, stride, padding, out_size, use_numba: bool = True):
+def col2im(cols, image_shape, kernel, stride, padding, out_size, use_numba: bool = True,
+           out=None):
     """Images (N, C, H, W) with the columns ``cols`` (C*kh*kw, N*Ho*Wo) added back: the adjoint
-    of :func:`im2col`. Kernel on NumPy arrays (``use_numba``), the twin otherwise."""
+    of :func:`im2col`. Kernel on NumPy arrays (``use_numba``), the twin otherwise.
+
+    ``out``, a C-contiguous array of ``image_shape`` and ``cols``' dtype and backend, receives
+    the images (overwritten, not added to) instead of a new array.
+    """
     image_shape = tuple(int(s) for s in image_shape)
     _check_geometry(image_shape, kernel, stride, padding, out_size)
     n, c = image_shape[:2]
     expected = (c * kernel[0] * kernel[1], n * out_size[0] * out_size[1])
     if tuple(cols.shape) != expected:
         raise ValueError(f"columns have shape {tuple(cols.shape)}, expected {expected}")
+    if out is not None and (tuple(out.shape) != image_shape or out.dtype != cols.dtype
+                            or array_module(out) is not array_module(cols)
+                            or not out.flags.c_contiguous):
+        raise ValueError(f"out must be a C-contiguous {cols.dtype} array of shape {image_shape}")
     if not use_numba or array_module(cols) is not np:
-        return col2im_reference(cols, image_shape, kernel, stride, padding, out_size)
-    images = np.zeros(image_shape, dtype=cols.dtype)
+        images = col2im_reference(cols, image_shape, kernel, stride, padding, out_size)
+        if out is None:
+            return images
+        out[...] = images
+        return out
+    if out is None:
+        images = np.zeros(image_shape, dtype=cols.dtype)
+    else:
+        images = out
+        images[...] = 0
     col2im_kernel(np.ascontiguousarray(cols), *kernel, *stride, *padding, *out_size, images)
     return images
 

@@ -50,7 +50,9 @@ Memory: ``cols`` holds ``C*kh*kw*N*Ho*Wo`` numbers, ``kh*kw/s^2`` times the inpu
 5 x 5, stride 2: 105 MB for a batch of 8 x 128 x 64 x 64 in float32). The backward pass writes
 ``dcols`` over it once ``dW`` is computed, and the layer modules keep these work arrays from one
 training step to the next: writing into freshly allocated memory page-faults every 4 KiB, and on
-the machines measured that cost more than the copy itself.
+the machines measured that cost more than the copy itself. Inference needs none of this: out of
+training mode the layers compute their output in row bands of bounded memory instead
+(:mod:`~fromscratch.nn.conv_banded`), which is what lets a codec take a 12-megapixel photo.
 
 The transposed convolution is the backward pass of a convolution
 ----------------------------------------------------------------
@@ -77,8 +79,9 @@ from numbers import Integral
 
 from ..backend import array_module, get_xp, make_rng
 from ._conv_kernels import batch_first, channels_first, col2im, conv_output_size, im2col, scratch
+from .conv_banded import BAND_BYTES, conv2d_forward_banded, conv_transpose2d_forward_banded
 from .init import he_normal, xavier_uniform, zeros
-from .module import Module, Parameter
+from .module import Module, Parameter, is_grad_enabled
 
 __all__ = [
     "Conv2d",
@@ -115,7 +118,8 @@ def _check_input(x, w, kind: str):
 # --- convolution ------------------------------------------------------------------------------
 
 
-def conv2d_forward(x, w, b, stride=1, padding=0, *, keep_columns: bool = True, workspace=None):
+def conv2d_forward(x, w, b, stride=1, padding=0, *, keep_columns: bool = True, workspace=None,
+                   band_bytes: int | None = None):
     """Cross-correlate a batch with ``F`` kernels (torch's ``conv2d``): im2col, then GEMMs.
 
     Parameters
@@ -131,6 +135,10 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, keep_columns: bool = True, w
     workspace : dict, optional
         Work arrays reused between calls (:func:`~fromscratch.nn._conv_kernels.scratch`); the
         cached columns live in it, valid until the next call with the same workspace.
+    band_bytes : int, optional
+        Compute the output in row bands whose work arrays stay within this many bytes
+        (:mod:`~fromscratch.nn.conv_banded`; inference on large images) instead of one im2col of
+        the whole batch. No columns are kept then (``keep_columns`` and ``workspace`` are unused).
 
     Returns
     -------
@@ -147,15 +155,17 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, keep_columns: bool = True, w
     if min(out_size) < 1:
         raise ValueError(f"conv2d: kernel {kh}x{kw} does not fit input {h}x{width} padded by "
                          f"{padding}")
+    cache = {"x": x, "w": w, "has_bias": b is not None, "stride": stride, "padding": padding,
+             "out_shape": (n, f, *out_size), "cols": None, "workspace": workspace}
+    if band_bytes is not None:
+        return conv2d_forward_banded(x, w, b, stride, padding, out_size, band_bytes), cache
     positions = out_size[0] * out_size[1]
     cols = scratch(workspace, "cols", (c * kh * kw, n * positions), x.dtype, xp)
     im2col(x, (kh, kw), stride, padding, out_size, out=cols)       # (K, N*Ho*Wo)
     out_flat = scratch(workspace, "out", (f, n * positions), x.dtype, xp)
     xp.matmul(w.reshape(f, -1), cols, out=out_flat)                # (F, N*Ho*Wo)
     out = batch_first(out_flat, n, *out_size, bias=b)              # (N, F, Ho, Wo)
-    cache = {"x": x, "w": w, "has_bias": b is not None, "stride": stride, "padding": padding,
-             "out_shape": out.shape, "cols": cols if keep_columns else None,
-             "workspace": workspace}
+    cache["cols"] = cols if keep_columns else None
     return out, cache
 
 
@@ -201,7 +211,7 @@ def conv_transpose_output_size(size: int, kernel: int, stride: int, padding: int
 
 
 def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
-                             workspace=None):
+                             workspace=None, band_bytes: int | None = None):
     """The adjoint of a strided convolution (torch's ``conv_transpose2d``): GEMM, then col2im.
 
     Parameters
@@ -215,6 +225,9 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
         ``output_padding < stride`` extra rows/columns at the bottom/right of the output.
     workspace : dict, optional
         Work arrays reused between calls (:func:`~fromscratch.nn._conv_kernels.scratch`).
+    band_bytes : int, optional
+        Compute the output a band of input rows at a time, within this many bytes of work arrays
+        (:mod:`~fromscratch.nn.conv_banded`), instead of one column matrix for the whole batch.
 
     Returns
     -------
@@ -236,6 +249,9 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
     if min(image_shape[2:]) < 1:
         raise ValueError(f"conv_transpose2d: padding {padding} removes the whole {h}x{width} "
                          f"output")
+    if band_bytes is not None:  # the backward pass makes the channels-first copy if it runs
+        out = conv_transpose2d_forward_banded(x, w, b, stride, padding, image_shape, band_bytes)
+        return out, (x, x.shape, out.shape, w, b is not None, stride, padding, workspace)
     x_flat = channels_first(x)                                     # (C_in, N*H*W), a copy
     cols = scratch(workspace, "cols", (c_out * kh * kw, n * h * width), x.dtype, xp)
     xp.matmul(w.reshape(c_in, -1).T, x_flat, out=cols)              # (K, N*H*W)
@@ -255,6 +271,8 @@ def conv_transpose2d_backward(dout, cache):
     x_flat, x_shape, out_shape, w, has_bias, stride, padding, workspace = cache
     xp = array_module(dout)
     n, c_in, h, width = x_shape
+    if x_flat.ndim == 4:  # a banded forward pass kept the input as it was
+        x_flat = channels_first(x_flat)
     kh, kw = w.shape[2:]
     if tuple(dout.shape) != tuple(out_shape):
         raise ValueError(f"conv_transpose2d_backward: gradient shape {tuple(dout.shape)} does "
@@ -292,15 +310,16 @@ class _ConvBase(Module):
         # are freed after each call, so a model applied to large images does not hold them.
         return self._workspace if self.training else None
 
+    def _band_bytes(self):
+        # Inference (eval mode, or no_grad) runs in row bands: memory bounded whatever the image
+        # size. Training keeps the whole-batch im2col, which its backward pass needs anyway.
+        return BAND_BYTES if not self.training or not is_grad_enabled() else None
+
     def _accumulate(self, dw, db):
         self.weight.grad += dw
         if self.bias is not None:
             self.bias.grad += db
 
-    def _require_cache(self):
-        if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return self._cache
 
 
 class Conv2d(_ConvBase):
@@ -328,8 +347,10 @@ class Conv2d(_ConvBase):
 
     In training mode the layer keeps its im2col matrix and other work arrays between calls and
     reuses them (allocating tens of megabytes afresh at every step costs more than filling
-    them). In evaluation mode nothing is kept after ``forward`` (the backward pass, if called
-    anyway, rebuilds the columns): inference on a large image does not hold them in memory.
+    them). In evaluation mode (or under :func:`~fromscratch.nn.no_grad`) it computes the output
+    in row bands of bounded memory (:mod:`~fromscratch.nn.conv_banded`) and keeps no columns (the
+    backward pass, if called anyway, rebuilds them): inference on a large image does not hold
+    them in memory.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0,
@@ -343,9 +364,10 @@ class Conv2d(_ConvBase):
 
     def forward(self, x):
         b = None if self.bias is None else self.bias.data
-        out, self._cache = conv2d_forward(x, self.weight.data, b, self.stride, self.padding,
-                                          keep_columns=self.training,
-                                          workspace=self._scratch_space())
+        out, cache = conv2d_forward(x, self.weight.data, b, self.stride, self.padding,
+                                    keep_columns=self.training, workspace=self._scratch_space(),
+                                    band_bytes=self._band_bytes())
+        self._cache = self._keep(cache)
         return out
 
     def backward(self, grad_out):
@@ -385,9 +407,11 @@ class ConvTranspose2d(_ConvBase):
 
     def forward(self, x):
         b = None if self.bias is None else self.bias.data
-        out, self._cache = conv_transpose2d_forward(x, self.weight.data, b, self.stride,
-                                                    self.padding, self.output_padding,
-                                                    workspace=self._scratch_space())
+        out, cache = conv_transpose2d_forward(x, self.weight.data, b, self.stride, self.padding,
+                                              self.output_padding,
+                                              workspace=self._scratch_space(),
+                                              band_bytes=self._band_bytes())
+        self._cache = self._keep(cache)
         return out
 
     def backward(self, grad_out):

@@ -255,12 +255,12 @@ class EntropyBottleneck(Module):
         rate_values = y_noisy if self.training else y_hat
         values = rate_values.transpose(1, 0, 2, 3).reshape(c, 1, n * h * w)
         likelihood, cache = self._likelihood_forward(values)
-        self._cache = (cache, y.shape)
+        self._cache = self._keep((cache, y.shape))
         likelihoods = likelihood.reshape(c, n, h, w).transpose(1, 0, 2, 3)
         return y_hat, likelihoods
 
     def backward(self, grad_y_hat, grad_likelihoods=None):
-        cache, (n, c, h, w) = self._cache
+        cache, (n, c, h, w) = self._require_cache()
         grad_y = grad_y_hat
         if grad_likelihoods is not None:
             dvalues = grad_likelihoods.transpose(1, 0, 2, 3).reshape(c, 1, n * h * w)

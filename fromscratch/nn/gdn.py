@@ -69,13 +69,15 @@ import numpy as np
 
 from ..backend import array_module, get_xp
 from ._conv_kernels import batch_first, channels_first
-from .module import Module, Parameter
+from .conv_banded import BAND_BYTES, band_rows
+from .module import Module, Parameter, is_grad_enabled
 
 __all__ = [
     "GDN",
     "IGDN",
     "gdn_backward",
     "gdn_forward",
+    "gdn_inference",
     "lower_bound_backward",
     "nonnegative_backward",
     "nonnegative_forward",
@@ -146,6 +148,63 @@ def gdn_forward(x, beta, gamma, inverse: bool = False):
     root = xp.sqrt(norm, out=norm)             # sqrt(norm), in place: no second temporary
     out = xc * root if inverse else xc / root
     return batch_first(out, n, h, w), (xc, root, gamma, inverse, x.shape)
+
+
+def gdn_band_rows(shape, itemsize: int, band_bytes: int = BAND_BYTES) -> int:
+    """Rows per band of :func:`gdn_inference` on ``shape`` (N, C, H, W); its work memory is
+    three arrays of ``C*N*rows*W`` elements."""
+    n, c, h, w = shape
+    return band_rows(3 * c * n * w * itemsize, band_bytes, h)
+
+
+def gdn_inference(x, beta, gamma, inverse: bool = False, *, out=None,
+                  band_bytes: int = BAND_BYTES):
+    """:func:`gdn_forward`'s output without a cache, a band of rows at a time.
+
+    The same arithmetic in the same order, on bands of rows whose temporaries (the channels-first
+    copy, its square, the normaliser) stay within ``band_bytes``: inference on a large image
+    allocates no full-size temporary, and none at all with ``out=x`` (in place).
+
+    Parameters
+    ----------
+    x : array (N, C, H, W)
+    beta, gamma, inverse
+        As for :func:`gdn_forward`.
+    out : array (N, C, H, W) of ``gamma``'s dtype, optional
+        Receives the result (may be ``x`` itself); a new array otherwise.
+    band_bytes : int
+        Budget of one band's temporaries.
+
+    Returns
+    -------
+    out : array (N, C, H, W)
+    """
+    if x.ndim != 4 or x.shape[1] != gamma.shape[0] or gamma.shape != (beta.shape[0],) * 2:
+        raise ValueError(f"GDN: input {tuple(x.shape)} does not match beta {tuple(beta.shape)} "
+                         f"and gamma {tuple(gamma.shape)} (need (N, C, H, W), (C,), (C, C))")
+    xp = array_module(x)
+    n, c, h, w = x.shape
+    if out is None:
+        out = xp.empty(x.shape, dtype=gamma.dtype)
+    elif tuple(out.shape) != tuple(x.shape) or out.dtype != gamma.dtype:
+        raise ValueError(f"out must be a {gamma.dtype} array of shape {tuple(x.shape)}")
+    rows = gdn_band_rows(x.shape, gamma.dtype.itemsize, band_bytes)
+    beta = beta.reshape(-1, 1)
+    # three work arrays reused by every band (fresh memory costs a page fault per 4 KiB)
+    buffers = xp.empty((3, c * n * rows * w), dtype=gamma.dtype)
+    for top in range(0, h, rows):
+        bottom = min(top + rows, h)
+        xc, square, norm = (b[:c * n * (bottom - top) * w].reshape(c, -1) for b in buffers)
+        channels_first(x[:, :, top:bottom], out=xc)                   # (C, N*rows*W), a copy
+        xp.matmul(gamma, xp.multiply(xc, xc, out=square), out=norm)
+        norm += beta
+        root = xp.sqrt(norm, out=norm)
+        if inverse:
+            xc *= root
+        else:
+            xc /= root
+        batch_first(xc, n, bottom - top, w, out=out[:, :, top:bottom])
+    return out
 
 
 def gdn_backward(dout, cache):
@@ -241,13 +300,25 @@ class GDN(Module):
         return nonnegative_forward(self.gamma_param.data, self.gamma_bound, self.pedestal)
 
     def forward(self, x):
+        if not is_grad_enabled():  # inference: no cache, no full-size temporaries
+            self._cache = self._keep(None)
+            return gdn_inference(x, self.beta, self.gamma, self.inverse)
         out, self._cache = gdn_forward(x, self.beta, self.gamma, self.inverse)
         return out
 
+    def forward_in_place(self, x):
+        """Under :func:`~fromscratch.nn.no_grad`, overwrite ``x`` with the result and return it
+        (a :class:`~fromscratch.nn.Sequential` calls this on activations it owns); otherwise,
+        or when ``x`` cannot hold the result, the same as :meth:`forward`."""
+        gamma = self.gamma
+        if (is_grad_enabled() or x.dtype != gamma.dtype or not x.flags.c_contiguous
+                or not getattr(x.flags, "writeable", True)):
+            return self.forward(x)
+        self._cache = self._keep(None)
+        return gdn_inference(x, self.beta, gamma, self.inverse, out=x)
+
     def backward(self, grad_out):
-        if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        dx, dbeta, dgamma = gdn_backward(grad_out, self._cache)
+        dx, dbeta, dgamma = gdn_backward(grad_out, self._require_cache())
         self.beta_param.grad += nonnegative_backward(dbeta, self.beta_param.data,
                                                      self.beta_bound)
         self.gamma_param.grad += nonnegative_backward(dgamma, self.gamma_param.data,

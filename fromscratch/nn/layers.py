@@ -28,10 +28,6 @@ __all__ = ["Identity", "LeakyReLU", "Linear", "ReLU", "Sigmoid", "Tanh"]
 _INIT = {"xavier": xavier_uniform, "he": he_normal}
 
 
-def _no_cache(layer: Module):
-    raise RuntimeError(f"{type(layer).__name__}.backward called before forward")
-
-
 class Linear(Module):
     """Affine layer ``y = x W^T + b`` (the layout and names of ``torch.nn.Linear``).
 
@@ -81,13 +77,12 @@ class Linear(Module):
 
     def forward(self, x):
         b = None if self.bias is None else self.bias.data
-        out, self._cache = F.linear_forward(x, self.weight.data, b)
+        out, cache = F.linear_forward(x, self.weight.data, b)
+        self._cache = self._keep(cache)
         return out
 
     def backward(self, grad_out):
-        if self._cache is None:
-            _no_cache(self)
-        dx, dw, db = F.linear_backward(grad_out, self._cache)
+        dx, dw, db = F.linear_backward(grad_out, self._require_cache())
         self.weight.grad += dw
         if self.bias is not None:
             self.bias.grad += db
@@ -104,13 +99,12 @@ class _Activation(Module):
         self._cache = None
 
     def forward(self, x):
-        out, self._cache = self._forward(x)
+        out, cache = self._forward(x)
+        self._cache = self._keep(cache)
         return out
 
     def backward(self, grad_out):
-        if self._cache is None:
-            _no_cache(self)
-        return self._backward(grad_out, self._cache)
+        return self._backward(grad_out, self._require_cache())
 
 
 class Sigmoid(_Activation):

@@ -35,18 +35,61 @@ one backend (NumPy or CuPy). A :class:`Module` finds its children by walking ``v
 the order the attributes were set: every attribute that is a Parameter, a Module, or a list/tuple
 of Modules. Names are dotted paths, as in PyTorch: ``encoder.0.weight`` is the ``weight`` of the
 first layer of the ``encoder`` attribute, so state dicts can be compared with torch's by eye.
+
+Inference keeps no caches: ``no_grad``
+--------------------------------------
+The caches are what training pays for the backward pass: every layer's input (or output) stays
+in memory until ``backward`` runs. A codec only runs forward, and on a 12-megapixel photo one
+layer's activations alone take hundreds of megabytes. Inside ``with nn.no_grad():`` (as in
+torch) every layer skips its cache, a later ``backward`` raises a clear error instead of using a
+stale one, and the layers may take cheaper paths that only inference allows: convolutions in row
+bands (:mod:`~fromscratch.nn.conv_banded`) and a :class:`Sequential` letting element-wise layers
+(GDN) overwrite the activations it owns instead of allocating new ones. This is separate from
+``eval()``, which changes what a layer *computes* (rounding instead of noise in the entropy
+bottleneck): a gradient through an evaluation-mode model is still legitimate (a gradient check
+of the rounded rate, say), a gradient under ``no_grad`` is not.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
 from ..backend import _import_cupy, array_module, to_numpy
 from .io import WeightsError
 
-__all__ = ["Module", "Parameter", "Sequential"]
+__all__ = ["Module", "Parameter", "Sequential", "is_grad_enabled", "no_grad"]
+
+_grad_mode = threading.local()  # per thread, as in torch: one thread may infer while one trains
+
+
+def is_grad_enabled() -> bool:
+    """False inside :func:`no_grad` (in this thread): layers then keep no backward cache."""
+    return getattr(_grad_mode, "enabled", True)
+
+
+@contextmanager
+def no_grad():
+    """Context manager for inference: no layer keeps what its backward pass would need.
+
+    ``with nn.no_grad(): y = model(x)`` gives the same ``y`` as without it (to float rounding:
+    convolutions then run in row bands), holds far less memory, and makes ``model.backward``
+    raise until a forward pass runs outside the context again. Nests, and restores the previous
+    mode on exit, even after an exception.
+    """
+    previous = is_grad_enabled()
+    _grad_mode.enabled = False
+    try:
+        yield
+    finally:
+        _grad_mode.enabled = previous
+
+
+#: Stands in a layer's ``_cache`` after a forward pass under :func:`no_grad`.
+NO_CACHE = object()
 
 
 class Parameter:
@@ -114,6 +157,22 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
+
+    # ---- the backward cache ------------------------------------------------------------------
+    def _keep(self, cache):
+        """``cache``, or :data:`NO_CACHE` under :func:`no_grad` (store the result in ``_cache``)."""
+        return cache if is_grad_enabled() else NO_CACHE
+
+    def _require_cache(self):
+        """The cache of the last forward pass, or a RuntimeError saying why there is none."""
+        cache = getattr(self, "_cache", None)
+        if cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        if cache is NO_CACHE:
+            raise RuntimeError(f"{type(self).__name__}.backward: the last forward pass ran under "
+                               "nn.no_grad(), which keeps nothing for backward; run forward "
+                               "again outside no_grad()")
+        return cache
 
     # ---- walking the tree --------------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module | Parameter]]:
@@ -282,8 +341,19 @@ class Sequential(Module):
             yield str(i), m
 
     def forward(self, x):
+        # Under no_grad the activations between layers belong to this loop alone (no cache holds
+        # them), so an element-wise layer offering ``forward_in_place`` may overwrite them: on a
+        # large image that saves one full-size array per layer. Only arrays that own their memory
+        # and are not the caller's ``x`` qualify (never a view, nor the input passed through).
+        # The input is remembered by id only, so that a caller handing over its only reference
+        # lets it be freed after the first layer; a reused id only forgoes an in-place step.
+        source = id(x)
         for m in self.layers:
-            x = m.forward(x)
+            if (not is_grad_enabled() and hasattr(m, "forward_in_place") and id(x) != source
+                    and getattr(x, "base", x) is None):
+                x = m.forward_in_place(x)
+            else:
+                x = m.forward(x)
         return x
 
     def backward(self, grad_out):
