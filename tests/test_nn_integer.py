@@ -60,3 +60,17 @@ def test_arrays_round_trip_and_bounds_are_enforced():
     # inputs far beyond the limit are clipped, never overflow
     huge = np.full((1, 3, 2, 2), 2**62, np.int64)
     assert (net.forward(huge) >= 0).all()
+
+
+def test_float64_sums_stay_exact_at_the_bounds():
+    """Largest weights, activations and sums: the float64 products still give exact integers."""
+    from fromscratch.nn.integer import ACTIVATION_LIMIT, WEIGHT_LIMIT
+
+    rng = np.random.default_rng(7)
+    weight = rng.choice([WEIGHT_LIMIT - 1, -(WEIGHT_LIMIT - 1), WEIGHT_LIMIT - 3], (2, 64, 5, 5))
+    layer = {"kind": "conv", "weight": weight.astype(np.int64),
+             "bias": np.array([2**40 - 1, -(2**40 - 1)], np.int64), "stride": (1, 1),
+             "padding": (2, 2), "output_padding": (0, 0), "relu": False}
+    net = IntegerNetwork([layer], activation_bits=12, weight_bits=14)
+    x = rng.choice([ACTIVATION_LIMIT, ACTIVATION_LIMIT - 1, -ACTIVATION_LIMIT], (1, 64, 3, 3))
+    assert net.forward(x).tolist()[0] == integer_network_reference(net, x[0].tolist())

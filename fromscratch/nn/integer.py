@@ -17,14 +17,19 @@ Every number becomes a fixed-point integer: an activation ``a`` is stored as ``A
 (``F`` = ``activation_bits``), a weight as ``W = round(w * 2^G)`` (``G`` = ``weight_bits``), a
 bias as ``B = round(b * 2^(F+G))``. A layer is then::
 
-    acc = sum W * A + B           int64: exact, so the order of the sum cannot matter
+    acc = sum W * A + B           exact: the order of the sum cannot matter
     A'  = acc >> G                 an arithmetic shift: floor(acc / 2^G), back to scale 2^F
-    A'  = clip(A', 0, 2^31 - 1)    the ReLU, and a ceiling that keeps the next sum in int64
+    A'  = clip(A', 0, 2^24 - 1)    the ReLU, and a ceiling that keeps the next sum exact
 
 Integer addition is associative, so NumPy, CuPy, a pure-Python loop and any BLAS or none give the
-identical result (``tests/test_nn_integer.py`` checks NumPy against a pure-Python twin). Overflow is
-ruled out by bounds checked when the network is converted: ``|W| < 2^16``, inputs and activations
-below ``2^31``, at most ``2^11`` terms per sum, so ``|acc| < 2^58``.
+identical result (``tests/test_nn_integer.py`` checks NumPy against a pure-Python twin). The bounds
+are checked when the network is built: ``|W| < 2^16``, inputs and activations below ``2^24``, at
+most ``2^11`` terms per sum and ``|B| < 2^40``, so every partial sum stays below ``2^53``.
+
+That last bound buys speed. Below ``2^53`` every integer is a float64 and every sum or product of
+two of them that stays below ``2^53`` is computed *exactly* by IEEE arithmetic, fused
+multiply-adds included, in any order. So the sums run as float64 matrix products on the fast BLAS
+(NumPy has no BLAS for int64: ten times slower here), and the results are integers, exactly.
 
 The price is the rounding of the weights (``2^-G`` absolute) and of the activations (``2^-F``),
 far below anything that matters for choosing among scales 13 % apart; the codec measures it.
@@ -40,8 +45,8 @@ from .module import Sequential
 
 __all__ = ["ACTIVATION_LIMIT", "IntegerNetwork", "integer_network_reference"]
 
-#: Activations (and inputs) are clipped to ``[-2^31 + 1, 2^31 - 1]``; weights must be below 2^16.
-ACTIVATION_LIMIT = 2**31 - 1
+#: Activations (and inputs) are clipped to ``[-2^24 + 1, 2^24 - 1]``; weights must be below 2^16.
+ACTIVATION_LIMIT = 2**24 - 1
 WEIGHT_LIMIT = 2**16
 MAX_TERMS = 2**11
 
@@ -100,12 +105,15 @@ class IntegerNetwork:
         return cls(layers, activation_bits, weight_bits)
 
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        """Every integer of the network as ``{prefix + name: int64 array}`` (for a weight file)."""
+        """Every integer of the network as ``{prefix + name: array}`` (for a weight file).
+
+        Weights are stored as int32 (they are below 2^16), biases as int64.
+        """
         out = {f"{prefix}bits": np.array([self.activation_bits, self.weight_bits], np.int64)}
         for k, layer in enumerate(self.layers):
             geometry = [layer["kind"] == "deconv", *layer["stride"], *layer["padding"],
                         *layer["output_padding"], layer["relu"]]
-            out[f"{prefix}{k}/weight"] = layer["weight"]
+            out[f"{prefix}{k}/weight"] = layer["weight"].astype(np.int32)  # |W| < 2^16
             out[f"{prefix}{k}/bias"] = layer["bias"]
             out[f"{prefix}{k}/geometry"] = np.array(geometry, np.int64)
         return out
@@ -121,7 +129,7 @@ class IntegerNetwork:
                 if len(g) != 8:
                     raise ValueError(f"layer {k}: geometry needs 8 integers")
                 layers.append({"kind": "deconv" if g[0] else "conv",
-                               "weight": np.asarray(arrays[f"{prefix}{k}/weight"]),
+                               "weight": np.asarray(arrays[f"{prefix}{k}/weight"], np.int64),
                                "bias": np.asarray(arrays[f"{prefix}{k}/bias"]),
                                "stride": (g[1], g[2]), "padding": (g[3], g[4]),
                                "output_padding": (g[5], g[6]), "relu": bool(g[7])})
@@ -133,17 +141,20 @@ class IntegerNetwork:
         return cls(layers, activation_bits, weight_bits)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """int64 (N, C, H, W) fixed-point input (scale 2^F) -> int64 output (scale 2^F)."""
+        """int64 (N, C, H, W) fixed-point input (scale 2^F) -> int64 output (scale 2^F).
+
+        The sums run in float64, exact by the bounds of the module docstring.
+        """
         x = np.clip(np.asarray(x, np.int64), -ACTIVATION_LIMIT, ACTIVATION_LIMIT)
         for layer in self.layers:
+            w, b = layer["weight"].astype(np.float64), layer["bias"].astype(np.float64)
             if layer["kind"] == "deconv":
-                acc, _ = conv_transpose2d_forward(x, layer["weight"], layer["bias"],
-                                                  layer["stride"], layer["padding"],
-                                                  layer["output_padding"])
+                acc, _ = conv_transpose2d_forward(x.astype(np.float64), w, b, layer["stride"],
+                                                  layer["padding"], layer["output_padding"])
             else:
-                acc, _ = conv2d_forward(x, layer["weight"], layer["bias"], layer["stride"],
+                acc, _ = conv2d_forward(x.astype(np.float64), w, b, layer["stride"],
                                         layer["padding"], keep_columns=False)
-            x = acc >> self.weight_bits
+            x = acc.astype(np.int64) >> self.weight_bits
             low = 0 if layer["relu"] else -ACTIVATION_LIMIT
             x = np.clip(x, low, ACTIVATION_LIMIT)
         return x

@@ -26,8 +26,8 @@ table boundary changes sides (``tests/test_balle2018.py`` shows a naive float de
 way). So the codec never runs a float ``h_s``:
 
 1. at export, ``h_s`` is converted to an :class:`~fromscratch.nn.integer.IntegerNetwork` (weights
-   ``round(w 2^14)``, activations with 12 fractional bits, int64 sums, shifts, integer ReLU),
-   stored as integers in the weight file;
+   ``round(w 2^14)``, activations with 12 fractional bits, exact integer sums, shifts, integer
+   ReLU), stored as integers in the weight file;
 2. its input is integer too: ``Z = symbol * 2^12 + round(median * 2^12)``, the median's integer
    stored in the weight file;
 3. the table boundaries are integers, ``T_i = floor(s_i 2^12)`` for the tabulated scales ``s_i``,
@@ -78,9 +78,9 @@ __all__ = [
 
 WEIGHTS_DIR = REPO_ROOT / "data" / "weights"
 MAX_PIXELS = 4096 * 4096
-#: Decoded z symbols beyond this are refused: no trained model comes near, and the bound keeps
-#: the integer hyper-synthesis's input under 2^31.
-MAX_Z_SYMBOL = 2**16
+#: Decoded z symbols beyond this are refused (and the encoder clips to it): no trained model comes
+#: near, and the bound keeps the integer hyper-synthesis's input under 2^24.
+MAX_Z_SYMBOL = 2**11 - 1
 
 
 def weights_path(quality: int) -> Path:
