@@ -2,8 +2,8 @@
 
 Every result in the book is measured beside the codecs people actually use, in the same run, on the
 same images. These classes call Pillow (libjpeg-turbo, libwebp, OpenJPEG, libavif, zlib) to produce
-genuine JPEG, WebP, JPEG 2000, AVIF and PNG files; the bytes returned are the complete files, headers included,
-so their bits per pixel are exactly what a file on disk would cost. They carry
+genuine JPEG, WebP, JPEG 2000, AVIF and PNG files; the bytes returned are the complete files,
+headers included, so their bits per pixel are exactly what a file on disk would cost. They carry
 ``from_scratch = False`` and appear as "(reference)" in tables and plots.
 
 Decoding goes through Pillow too, with the pixel-count limit checked from the file's header before

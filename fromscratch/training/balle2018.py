@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
 def export_weights(model: Balle2018, path, hyperparams: dict) -> dict:
     """Write the codec's weight file (see the module docstring); returns the hyperparameters.
 
-    The 5 x 5 kernels of g_a, g_s and h_a are stored as float16 (as chapter 4); the integer h_s
-    is derived from the float32 weights, before that rounding.
+    The kernels of g_a, g_s and h_a are stored as float16 (as chapter 4); h_s stays float32, so
+    that the integer h_s in the file can be derived again from it (and checked: a test does).
     """
     model.eval()
     pmfs, z_offsets, z_medians = model.entropy_bottleneck.pmfs()
@@ -76,7 +76,8 @@ def export_weights(model: Balle2018, path, hyperparams: dict) -> dict:
              "y_cdfs": y_cdfs, "y_cdf_lengths": y_lengths, "y_offsets": y_offsets,
              "scale_table": table, "thresholds": index_thresholds(table, ACTIVATION_BITS),
              **h_s_int.arrays("h_s_int/")}
-    state = {name: value.astype(np.float16) if value.ndim == 4 else value
+    state = {name: value.astype(np.float16)
+             if value.ndim == 4 and not name.startswith("h_s.") else value
              for name, value in model.state_dict().items()}
     hyper = {"kind": "balle2018", "n": model.n, "m": model.m, **hyperparams}
     nn.save_weights(path, state, hyper, extra=extra)
