@@ -20,17 +20,17 @@ published CompressAI curves of ``../shared/reference`` are drawn beside ours, la
 """
 
 import argparse
-import time
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import numpy as np
+from balle2017_bench import training_speed  # the benchmark beside this one
 
-from fromscratch import bench, nn
+from fromscratch import bench
 from fromscratch.codecs import codec_names
-from fromscratch.codecs.balle2017 import Balle2017, RateDistortionLoss
+from fromscratch.codecs.balle2017 import Balle2017
 from fromscratch.codecs.balle2017 import codec as balle2017
 from fromscratch.codecs.balle2018 import Balle2018
 from fromscratch.codecs.balle2018 import codec as balle2018
@@ -72,21 +72,6 @@ def estimates(images, qualities) -> list[dict]:
                 "float_hs_estimated_y_bits": round(float_y, 1),
                 "integer_hs_estimated_y_bits": round(est_y, 1)})
     return rows
-
-
-def training_speed(model, steps: int, crop: int, batch: int) -> float:
-    """Steps per second of one training step (forward, loss, backward, Adam) on random crops."""
-    optimizer = nn.Adam(model.parameters(), lr=1e-4)
-    loss = RateDistortionLoss(0.01)
-    x = np.random.default_rng(0).uniform(0, 1, (batch, 3, crop, crop)).astype(np.float32)
-    for i in range(steps + 1):
-        if i == 1:  # the first step compiles the Numba kernels
-            start = time.perf_counter()
-        model.zero_grad()
-        loss.forward(*model.forward(x), x)
-        model.backward(*loss.backward())
-        optimizer.step()
-    return steps / (time.perf_counter() - start)
 
 
 def main() -> None:

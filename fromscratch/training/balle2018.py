@@ -25,9 +25,7 @@ NaN stop and ``--backend cupy`` are chapter 4's (:mod:`fromscratch.training.comm
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 
 import numpy as np
 
@@ -111,12 +109,7 @@ def train(args, argv) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    stats = train(args, argv)
-    print(json.dumps({k: (round(v, 6) if isinstance(v, float) else v)
-                      for k, v in stats.items()}), file=sys.stderr)
-    return 0
+    return common.main(build_parser(), train, argv)
 
 
 if __name__ == "__main__":

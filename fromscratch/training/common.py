@@ -18,6 +18,7 @@ their model and their export.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import shlex
 import sys
@@ -31,7 +32,7 @@ from .. import nn
 from ..data import random_crops, train_images
 
 __all__ = ["add_common_arguments", "annotated", "clip_and_check", "command", "load_checkpoint",
-           "run", "save_checkpoint"]
+           "main", "run", "save_checkpoint"]
 
 
 def add_common_arguments(p: argparse.ArgumentParser, *, crop: int, batch: int,
@@ -192,3 +193,12 @@ def run(args, argv, *, codec: str, model, loss_fn, xp, warm_start, export, multi
             "trained_on": f"{len(images)} images of the training set (never Kodak)"})
         print(f"wrote {args.export}", file=sys.stderr)
     return stats
+
+
+def main(parser: argparse.ArgumentParser, train, argv=None) -> int:
+    """Parse ``argv`` (default: the command line), run ``train(args, argv)``, print its stats."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    stats = train(parser.parse_args(argv), argv)
+    print(json.dumps({k: (round(v, 6) if isinstance(v, float) else v)
+                      for k, v in stats.items()}), file=sys.stderr)
+    return 0

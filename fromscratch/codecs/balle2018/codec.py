@@ -62,6 +62,7 @@ from ...entropy.cdf_tables import validate_cdf_tables
 from ...nn.entropy_bottleneck import likelihood_forward
 from ...nn.gaussian_conditional import gaussian_likelihood_forward
 from ...nn.integer import IntegerNetwork
+from ..balle2017.codec import image_batch, missing_weights, output_image, qualities_in
 from ..base import ContainerCodec, Parameter, register
 from .model import STRIDE, Balle2018
 
@@ -90,9 +91,7 @@ def weights_path(quality: int) -> Path:
 
 def available_qualities() -> tuple[int, ...]:
     """Qualities whose weight files are present, ascending."""
-    return tuple(sorted(int(p.stem.removeprefix("balle2018_q"))
-                        for p in WEIGHTS_DIR.glob("balle2018_q*.npz")
-                        if p.stem.removeprefix("balle2018_q").isdigit()))
+    return qualities_in(WEIGHTS_DIR, "balle2018")
 
 
 def index_thresholds(table, activation_bits: int) -> np.ndarray:
@@ -142,23 +141,18 @@ class LoadedModel:
     # ---- the float transforms -----------------------------------------------------------------
     def analysis(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (H, W, 3) -> ``(y, z)``, float32 (M, 4h, 4w) and (N, h, w), h = ceil(H / 64)."""
-        height, width = image.shape[:2]
-        padded = np.pad(image, ((0, -height % STRIDE), (0, -width % STRIDE), (0, 0)),
-                        mode="edge")
-        xp = backend.get_xp()
         self.model.to(backend.current_backend())
-        x = xp.asarray(padded.transpose(2, 0, 1)[None], dtype=xp.float32) / 255.0
-        y = self.model.g_a.forward(x)
+        xp = backend.get_xp()
+        y = self.model.g_a.forward(image_batch(image, STRIDE, xp))
         z = self.model.h_a.forward(xp.abs(y))
         return backend.to_numpy(y[0]), backend.to_numpy(z[0])
 
-    def synthesis(self, y_hat: np.ndarray, height: int, width: int) -> np.ndarray:
-        """Latents (M, h, w) -> uint8 (height, width, 3)."""
-        xp = backend.get_xp()
+    def synthesis(self, y_hat: np.ndarray, shape) -> np.ndarray:
+        """Latents (M, h, w) -> uint8 image of ``shape`` ((H, W) or (H, W, 3))."""
         self.model.to(backend.current_backend())
-        x_hat = backend.to_numpy(self.model.g_s.forward(xp.asarray(y_hat[None]))[0])
-        pixels = np.clip(np.rint(x_hat[:, :height, :width] * 255.0), 0, 255)
-        return pixels.astype(np.uint8).transpose(1, 2, 0)
+        xp = backend.get_xp()
+        return output_image(backend.to_numpy(self.model.g_s.forward(xp.asarray(y_hat[None]))[0]),
+                            shape)
 
     # ---- symbols and tables -------------------------------------------------------------------
     def z_symbols(self, z: np.ndarray) -> np.ndarray:
@@ -219,10 +213,7 @@ class Balle2018Codec(ContainerCodec):
     def model(self) -> LoadedModel:
         path = weights_path(self.params["quality"])
         if not path.exists():
-            have = ", ".join(map(str, available_qualities())) or "none"
-            raise nn.WeightsError(f"{path}: no weights for quality {self.params['quality']} "
-                                  f"(available: {have}); train them with "
-                                  "`python -m fromscratch train balle2018`")
+            raise missing_weights(path, self.params["quality"], self.name, available_qualities())
         return load_model(str(path))
 
     def symbols(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -272,7 +263,4 @@ class Balle2018Codec(ContainerCodec):
         y_hat = y_symbols.reshape(y_shape).astype(np.float32)
         if np.abs(y_hat).max(initial=0) > 1e6:
             raise BitstreamError("decoded latents are out of any plausible range")
-        rgb = loaded.synthesis(y_hat, height, width)
-        if len(shape) == 2:
-            return np.rint(rgb.mean(axis=2)).astype(np.uint8)
-        return rgb
+        return loaded.synthesis(y_hat, shape)
