@@ -38,7 +38,7 @@ from fromscratch.data import kodak_paths, load_image
 from fromscratch.nn.gaussian_conditional import gaussian_likelihood_forward, scale_indexes
 
 REFERENCES = ("pillow-jpeg", "pillow-webp", "pillow-jpeg2000", "pillow-avif")
-HEIF_SETTINGS = tuple({"quality": q, "chroma": "444"} for q in (20, 35, 50, 65, 80))
+HEIF_SETTINGS = tuple({"quality": q, "chroma": "444"} for q in (10, 18, 26, 34, 42))
 PUBLISHED = ("compressai bmshj2018-hyperprior (MSE)", "compressai bmshj2018-factorized (MSE)",
              "bpg 4:4:4 (x265)")
 
