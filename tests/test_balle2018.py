@@ -236,3 +236,13 @@ def test_nan_stops_training_with_a_message(monkeypatch):
     monkeypatch.setattr(RateDistortionLoss, "forward", poisoned)
     with pytest.raises(FloatingPointError, match="step 0"):
         training.main(["--lmbda", "0.01", "--steps", "2", *TINY])
+
+
+def test_decoder_rounding_and_frozen_transforms_options(tiny_weights, tmp_path):
+    out = tmp_path / "tuned.npz"
+    start = tiny_weights / "balle2018_q1.npz"
+    for option in ("--decoder-rounding", "--freeze-transforms"):
+        assert training.main(["--lmbda", "0.01", "--steps", "2", "--init-from", str(start),
+                              option, "--export", str(out), *TINY]) == 0
+        commands = nn.load_weights(out).hyperparams["commands"]
+        assert option in commands[-1] and len(commands) == 3
