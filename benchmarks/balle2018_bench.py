@@ -90,15 +90,19 @@ def main() -> None:
     if not qualities:
         raise SystemExit("no balle2018 weights: python -m fromscratch train balle2018 ...")
     images = [(p.stem, load_image(p)) for p in kodak_paths(args.data)[: args.images]]
-    rows = bench.rd_curve("balle2018", images, [{"quality": q} for q in qualities])
-    rows += bench.rd_curve("balle2017", images,
-                           [{"quality": q} for q in balle2017.available_qualities()])
+    references = []  # the references first: they do not depend on the weight files
     for codec, settings in REFERENCES.items():
-        rows += bench.rd_curve(codec, images, settings)
+        references += bench.rd_curve(codec, images, settings)
     heif = "pillow-heif" in codec_names() and not args.no_heif
     if heif:
-        rows += bench.rd_curve("pillow-heif", images, HEIF_SETTINGS)
-    summary = bench.summarize(rows)
+        references += bench.rd_curve("pillow-heif", images, HEIF_SETTINGS)
+    learned = bench.rd_curve("balle2017", images,
+                             [{"quality": q} for q in balle2017.available_qualities()])
+    for quality in qualities:
+        hyper = balle2018.Balle2018Codec(quality=quality).model().hyperparams
+        print(f"balle2018 q{quality}: lambda {hyper['lmbda']}, {hyper['commands'][-1]}")
+    learned = bench.rd_curve("balle2018", images, [{"quality": q} for q in qualities]) + learned
+    summary = bench.summarize(learned + references)
     print(f"{len(images)} Kodak image(s)")
     print(bench.format_table(summary))
 
