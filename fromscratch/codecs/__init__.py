@@ -11,6 +11,7 @@ where                    what                                            registe
                                                                          ``dct-zonal``
 ``mlp_predictive/``      ch. 3: lossless coding with an MLP predictor    ``mlp-predictive``
 ``balle2017/``           ch. 4: CNN + GDN + factorized entropy model     ``balle2017``
+``balle2018/``           ch. 6: + scale hyperprior (side information)    ``balle2018``
 ``pillow_reference.py``  Pillow's codecs, only to compare against        ``pillow-*``
 =======================  ==============================================  ====================
 
@@ -21,6 +22,7 @@ package imports every family, which fills the registry. A chapter adds a codec f
 
 from . import (  # noqa: F401  (imported to register them)
     balle2017,
+    balle2018,
     dpcm_huffman,
     mlp_predictive,
     patch,

@@ -19,6 +19,7 @@ TRAINERS: dict[str, str] = {
     "mlp1987": "mlp1987",
     "mlp-predictive": "mlp_predictive",
     "balle2017": "balle2017",
+    "balle2018": "balle2018",
 }
 
 

@@ -31,21 +31,14 @@ trained density, and the command that made it.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
-import shlex
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from .. import backend, nn
 from ..codecs.balle2017 import Balle2017, RateDistortionLoss
-from ..data import random_crops, train_images
 from ..entropy.cdf_tables import cdf_tables_from_pmfs
+from . import common
 
 __all__ = ["export_weights", "main", "train"]
 
@@ -53,74 +46,9 @@ __all__ = ["export_weights", "main", "train"]
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fromscratch train balle2017",
                                 description=__doc__.split("\n")[0])
-    p.add_argument("--lmbda", type=float, required=True, help="rate-distortion trade-off")
-    p.add_argument("--n", type=int, default=64, help="hidden channels N (default 64)")
-    p.add_argument("--m", type=int, default=96, help="latent channels M (default 96)")
-    p.add_argument("--steps", type=int, default=1000, help="total steps of the run")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--crop", type=int, default=128, help="crop side, a multiple of 16")
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--lr-drop", type=float, default=0.2,
-                   help="fraction of the steps, at the end, run at lr / 10")
-    p.add_argument("--decoder-rounding", action="store_true",
-                   help="the decoder sees rounded latents (straight-through), the rate noisy ones")
-    p.add_argument("--checkpoint", help="resumable state (.npz); continued if it exists")
-    p.add_argument("--checkpoint-every", type=int, default=500)
+    common.add_common_arguments(p, crop=128, batch=8, multiple=16)
     p.add_argument("--init-from", help="warm start: weights of another checkpoint or export")
-    p.add_argument("--export", help="write the codec's weight file here at the end")
-    p.add_argument("--backend", default="numpy", choices=("numpy", "cupy"))
-    p.add_argument("--time-limit", type=float, default=0, help="stop after this many seconds")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", help="folder holding train/ (else FROMSCRATCH_DATA, ../shared)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--log-every", type=int, default=0,
-                   help="print mean bpp / PSNR of the last N steps every N steps")
     return p
-
-
-def _command(argv) -> str:
-    return "python -m fromscratch train balle2017 " + " ".join(shlex.quote(a) for a in argv)
-
-
-def _clip_and_check(model: nn.Module, step: int, max_norm: float = 1.0) -> float:
-    """Clip the global gradient norm to ``max_norm``; stop with a message on NaN/inf."""
-    total = 0.0
-    for name, p in model.named_parameters():
-        square = float((p.grad * p.grad).sum())
-        if not math.isfinite(square):
-            raise FloatingPointError(f"step {step}: non-finite gradient in parameter {name!r}")
-        total += square
-    norm = math.sqrt(total)
-    if norm > max_norm:
-        for p in model.parameters():
-            p.grad *= max_norm / norm
-    return norm
-
-
-def _annotated(command: str, step: int) -> str:
-    """The command with the step it reached: runs stopped by --time-limit stay reproducible."""
-    return f"{command}  # reached step {step}"
-
-
-def _save_checkpoint(path: Path, model, optimizer, step: int, rng, args, commands) -> None:
-    state = optimizer.state_dict()
-    extra = {f"optim/{k}": v for k, v in state.items() if isinstance(v, np.ndarray)}
-    hyper = {"kind": "balle2017-checkpoint", "step": step, "lr": optimizer.lr,
-             "adam_step": state["step"], "n": args.n, "m": args.m, "lmbda": args.lmbda,
-             "rng_state": rng.bit_generator.state, "commands": commands}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nn.save_weights(path, model, hyper, extra=extra)
-
-
-def _load_checkpoint(path: Path, model, optimizer, rng) -> tuple[int, list[str]]:
-    weights = nn.load_weights(path)
-    model.load_state_dict(weights.state, source=str(path))
-    state = {k.removeprefix("optim/"): v for k, v in weights.extra.items()
-             if k.startswith("optim/")}
-    state.update(lr=weights.hyperparams["lr"], step=weights.hyperparams["adam_step"])
-    optimizer.load_state_dict(state)
-    rng.bit_generator.state = weights.hyperparams["rng_state"]
-    return int(weights.hyperparams["step"]), list(weights.hyperparams.get("commands", []))
 
 
 def export_weights(model: Balle2017, path, hyperparams: dict) -> dict:
@@ -144,83 +72,24 @@ def export_weights(model: Balle2017, path, hyperparams: dict) -> dict:
     return hyper
 
 
+def _warm_start(model: Balle2017, path) -> list[str]:
+    warm = nn.load_weights(path)
+    model.load_state_dict(warm.state, source=str(path))
+    return warm.hyperparams.get("commands", [])
+
+
 def train(args, argv) -> dict:
     """Run the training loop described by the parsed ``args``; returns the last statistics."""
     xp = backend.use(args.backend)
-    if args.crop % 16:
-        raise ValueError(f"--crop must be a multiple of 16, got {args.crop}")
-    rng = np.random.default_rng(args.seed)
     model = Balle2017(args.n, args.m, rng=args.seed, xp=xp)
     model.entropy_bottleneck.decoder_rounding = args.decoder_rounding
-    optimizer = nn.Adam(model.parameters(), lr=args.lr)
-    loss_fn = RateDistortionLoss(args.lmbda)
-    checkpoint = Path(args.checkpoint) if args.checkpoint else None
-    start, history = 0, []
-    if checkpoint is not None and checkpoint.exists():
-        start, history = _load_checkpoint(checkpoint, model, optimizer, rng)
-        print(f"resuming {checkpoint} at step {start}", file=sys.stderr)
-    elif args.init_from:
-        warm = nn.load_weights(args.init_from)
-        model.load_state_dict(warm.state, source=args.init_from)
-        history = warm.hyperparams.get("commands", [])
-        print(f"warm start from {args.init_from}", file=sys.stderr)
-    images = train_images(args.data)
-    drop_at = round(args.steps * (1.0 - args.lr_drop))
-    started, stats, step, window = time.perf_counter(), {}, start, []
-    model.train()
-    progress = tqdm(range(start, args.steps), initial=start, total=args.steps,
-                    disable=args.quiet, desc=f"balle2017 lambda={args.lmbda}")
-    for step in progress:
-        optimizer.lr = args.lr if step < drop_at else args.lr / 10
-        crops = random_crops(args.crop, args.batch, rng, images=images)
-        x = xp.asarray(crops.transpose(0, 3, 1, 2), dtype=xp.float32) / 255.0
-        model.zero_grad()
-        x_hat, likelihoods = model.forward(x)
-        stats = loss_fn.forward(x_hat, likelihoods, x)
-        if not math.isfinite(stats["loss"]):
-            raise FloatingPointError(f"step {step}: the loss is {stats['loss']} ({stats})")
-        model.backward(*loss_fn.backward())
-        stats["grad_norm"] = _clip_and_check(model, step)
-        optimizer.step()
-        psnr = -10 * math.log10(max(stats["mse"], 1e-12))
-        progress.set_postfix(bpp=f"{stats['bpp']:.3f}", psnr=f"{psnr:.2f}")
-        done = step + 1
-        window.append((stats["bpp"], stats["mse"]))
-        if args.log_every and done % args.log_every == 0:
-            bpp, mse = np.mean(window, axis=0)
-            print(f"step {done}: bpp {bpp:.4f} psnr {-10 * math.log10(mse):.2f} "
-                  f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
-            window.clear()
-        out_of_time = args.time_limit and time.perf_counter() - started > args.time_limit
-        if checkpoint is not None and (done % args.checkpoint_every == 0 or out_of_time):
-            _save_checkpoint(checkpoint, model, optimizer, done, rng, args,
-                             [*history, _annotated(_command(argv), done)])
-        if out_of_time:
-            print(f"time limit reached at step {done}", file=sys.stderr)
-            break
-    else:
-        done = args.steps
-    elapsed = time.perf_counter() - started
-    commands = [*history, _annotated(_command(argv), done)]
-    if checkpoint is not None:
-        _save_checkpoint(checkpoint, model, optimizer, done, rng, args, commands)
-    stats.update(step=done, seconds=elapsed, steps_per_second=(done - start) / max(elapsed, 1e-9))
-    if args.export:
-        export_weights(model, args.export, {
-            "lmbda": args.lmbda, "steps": done, "crop": args.crop, "batch": args.batch,
-            "command": _command(argv), "commands": commands,
-            "trained_on": f"{len(images)} images of the training set (never Kodak)"})
-        print(f"wrote {args.export}", file=sys.stderr)
-    return stats
+    return common.run(args, argv, codec="balle2017", model=model,
+                      loss_fn=RateDistortionLoss(args.lmbda), xp=xp, warm_start=_warm_start,
+                      export=export_weights, multiple=16)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    stats = train(args, argv)
-    print(json.dumps({k: (round(v, 6) if isinstance(v, float) else v)
-                      for k, v in stats.items()}), file=sys.stderr)
-    return 0
+    return common.main(build_parser(), train, argv)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,11 @@ __all__ = [
     "Balle2017Codec",
     "LoadedModel",
     "available_qualities",
+    "image_batch",
     "load_model",
+    "missing_weights",
+    "output_image",
+    "qualities_in",
     "weights_path",
 ]
 
@@ -73,20 +77,52 @@ def weights_path(quality: int) -> Path:
     return WEIGHTS_DIR / f"balle2017_q{quality}.npz"
 
 
-def network_input(image: np.ndarray):
-    """uint8 (H, W, 3) -> float32 (1, 3, H, W) in [0, 1], on the current backend."""
-    xp = backend.get_xp()
-    x = xp.asarray(image.transpose(2, 0, 1)[None], dtype=xp.float32)
+def available_qualities() -> tuple[int, ...]:
+    """Qualities whose weight files are present, ascending."""
+    return qualities_in(WEIGHTS_DIR, "balle2017")
+
+
+# --- shared by the learned codecs with one weight file per quality (chapters 4 and 6) -----------
+
+
+def qualities_in(folder: Path, codec: str) -> tuple[int, ...]:
+    """Qualities ``q`` with a file ``<codec>_q<q>.npz`` in ``folder``, ascending."""
+    prefix = f"{codec}_q"
+    return tuple(sorted(int(p.stem.removeprefix(prefix)) for p in folder.glob(f"{prefix}*.npz")
+                        if p.stem.removeprefix(prefix).isdigit()))
+
+
+def missing_weights(path: Path, quality: int, codec: str, have) -> nn.WeightsError:
+    """The error for a quality without a weight file, naming it and the ones there are."""
+    have = ", ".join(map(str, have)) or "none"
+    return nn.WeightsError(f"{path}: no weights for quality {quality} (available: {have}); "
+                           f"train them with `python -m fromscratch train {codec}`")
+
+
+def image_batch(image: np.ndarray, stride: int, xp=None):
+    """uint8 (H, W, 3) -> float32 (1, 3, H', W') in [0, 1], edges repeated to multiples of stride.
+
+    On the current backend unless ``xp`` is given; divided in place (a 12-megapixel float32
+    image is 144 MB a copy).
+    """
+    xp = backend.get_xp() if xp is None else xp
+    height, width = image.shape[:2]
+    padded = np.pad(image, ((0, -height % stride), (0, -width % stride), (0, 0)), mode="edge")
+    x = xp.asarray(padded.transpose(2, 0, 1)[None], dtype=xp.float32)
     x /= 255.0
     return x
 
 
-def available_qualities() -> tuple[int, ...]:
-    """Qualities whose weight files are present, ascending."""
-    found = sorted(int(p.stem.removeprefix("balle2017_q"))
-                   for p in WEIGHTS_DIR.glob("balle2017_q*.npz")
-                   if p.stem.removeprefix("balle2017_q").isdigit())
-    return tuple(found)
+def output_image(x_hat: np.ndarray, shape) -> np.ndarray:
+    """Synthesis output (3, H', W') -> uint8 image of ``shape``: cropped, rounded, gray if asked."""
+    height, width = shape[:2]
+    pixels = x_hat[:, :height, :width]
+    pixels *= 255.0  # in place: a 12-megapixel float32 image is 144 MB a copy
+    np.clip(np.rint(pixels, out=pixels), 0, 255, out=pixels)
+    rgb = pixels.astype(np.uint8).transpose(1, 2, 0)
+    if len(shape) == 2:  # gray images are coded as three equal channels
+        return np.rint(rgb.mean(axis=2)).astype(np.uint8)
+    return rgb
 
 
 class LoadedModel:
@@ -138,23 +174,17 @@ class LoadedModel:
 
     def analysis(self, image: np.ndarray) -> np.ndarray:
         """uint8 (H, W, 3) -> latents y, float32 (M, h, w) with h = ceil(H / 16)."""
-        height, width = image.shape[:2]
-        pad = ((0, -height % STRIDE), (0, -width % STRIDE), (0, 0))
-        padded = np.pad(image, pad, mode="edge")
         self.model.to(backend.current_backend())
         with nn.no_grad():  # the float input is handed over: g_a frees it after its first layer
-            return backend.to_numpy(self.model.g_a.forward(network_input(padded))[0])
+            return backend.to_numpy(self.model.g_a.forward(image_batch(image, STRIDE))[0])
 
-    def synthesis(self, y_hat: np.ndarray, height: int, width: int) -> np.ndarray:
-        """Latents (M, h, w) -> uint8 (height, width, 3)."""
-        xp = backend.get_xp()
+    def synthesis(self, y_hat: np.ndarray, shape) -> np.ndarray:
+        """Latents (M, h, w) -> uint8 image of ``shape`` ((H, W) or (H, W, 3))."""
         self.model.to(backend.current_backend())
+        xp = backend.get_xp()
         with nn.no_grad():
             x_hat = backend.to_numpy(self.model.g_s.forward(xp.asarray(y_hat[None]))[0])
-        pixels = x_hat[:, :height, :width]
-        pixels *= 255.0  # in place: a 12-megapixel float32 image is 144 MB a copy
-        np.clip(np.rint(pixels, out=pixels), 0, 255, out=pixels)
-        return pixels.astype(np.uint8).transpose(1, 2, 0)
+        return output_image(x_hat, shape)
 
     def symbols(self, y: np.ndarray) -> np.ndarray:
         """Quantize around the medians: int32 (M, h, w)."""
@@ -196,10 +226,7 @@ class Balle2017Codec(ContainerCodec):
     def model(self) -> LoadedModel:
         path = weights_path(self.params["quality"])
         if not path.exists():
-            have = ", ".join(map(str, available_qualities())) or "none"
-            raise nn.WeightsError(f"{path}: no weights for quality {self.params['quality']} "
-                                  f"(available: {have}); train them with "
-                                  "`python -m fromscratch train balle2017`")
+            raise missing_weights(path, self.params["quality"], self.name, available_qualities())
         return load_model(str(path))
 
     def encode_payload(self, image: np.ndarray) -> bytes:
@@ -222,7 +249,4 @@ class Balle2017Codec(ContainerCodec):
         y_hat = (symbols.reshape(latent_shape) + loaded.medians[:, None, None]).astype(np.float32)
         if not np.isfinite(y_hat).all() or np.abs(y_hat).max(initial=0) > 1e6:
             raise BitstreamError("decoded latents are out of any plausible range")
-        rgb = loaded.synthesis(y_hat, height, width)
-        if len(shape) == 2:
-            return np.rint(rgb.mean(axis=2)).astype(np.uint8)
-        return rgb
+        return loaded.synthesis(y_hat, shape)

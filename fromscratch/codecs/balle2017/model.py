@@ -114,7 +114,9 @@ class RateDistortionLoss:
 
     ``forward(x_hat, likelihoods, x)`` returns a dict with ``loss``, ``bpp`` (estimated bits per
     pixel, ``-sum(log2 p) / (B H W)``) and ``mse`` (on the [0, 1] scale), as Python floats.
-    ``backward()`` returns ``(grad_x_hat, grad_likelihoods)``.
+    ``likelihoods`` is one array or a tuple of arrays whose bits add up (chapter 6 codes two
+    latents, ``y`` and the side information ``z``). ``backward()`` returns ``(grad_x_hat,
+    grad_likelihoods)``, the latter an array or a tuple matching ``likelihoods``.
     """
 
     def __init__(self, lmbda: float):
@@ -127,15 +129,19 @@ class RateDistortionLoss:
         batch, _, height, width = x.shape
         pixels = batch * height * width
         diff = x_hat - x
-        bits = -xp.log(likelihoods).sum() / math.log(2.0)
-        mse = (diff * diff).mean()
-        self._cache = (diff, likelihoods, pixels)
-        bpp = float(bits) / pixels
-        mse = float(mse)
-        return {"loss": bpp + self.lmbda * 255.0**2 * mse, "bpp": bpp, "mse": mse}
+        several = isinstance(likelihoods, (tuple, list))
+        parts = tuple(likelihoods) if several else (likelihoods,)
+        bits = [float(-xp.log(p).sum()) / math.log(2.0) for p in parts]
+        mse = float((diff * diff).mean())
+        self._cache = (diff, parts, several, pixels)
+        bpp = sum(bits) / pixels
+        stats = {"loss": bpp + self.lmbda * 255.0**2 * mse, "bpp": bpp, "mse": mse}
+        if several:
+            stats["bpp_parts"] = [b / pixels for b in bits]
+        return stats
 
     def backward(self):
-        diff, likelihoods, pixels = self._cache
+        diff, parts, several, pixels = self._cache
         grad_x_hat = diff * (2.0 * self.lmbda * 255.0**2 / diff.size)
-        grad_likelihoods = -1.0 / (likelihoods * (math.log(2.0) * pixels))
-        return grad_x_hat.astype(diff.dtype), grad_likelihoods.astype(likelihoods.dtype)
+        grads = tuple((-1.0 / (p * (math.log(2.0) * pixels))).astype(p.dtype) for p in parts)
+        return grad_x_hat.astype(diff.dtype), grads if several else grads[0]
