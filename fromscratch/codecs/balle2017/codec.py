@@ -56,6 +56,8 @@ __all__ = [
     "Balle2017Codec",
     "LoadedModel",
     "available_qualities",
+    "check_memory",
+    "coding_peak_bytes",
     "image_batch",
     "load_model",
     "missing_weights",
@@ -125,6 +127,30 @@ def output_image(x_hat: np.ndarray, shape) -> np.ndarray:
     return rgb
 
 
+def coding_peak_bytes(g_a, g_s, latent_channels: int, height: int, width: int) -> int:
+    """Estimated peak resident memory (bytes) of coding a ``height x width`` image.
+
+    ``BASELINE_BYTES`` + the uint8 image and its padded copy + the larger of the analysis' and
+    the synthesis' inference peaks (``nn.inference_peak_bytes``, float32; the analysis' input is
+    handed over, so freed after the first layer). The hyperprior's small networks (chapter 6)
+    run on 64 times fewer positions and fit in the margin of the baseline.
+    """
+    padded_h, padded_w = -(-height // STRIDE) * STRIDE, -(-width // STRIDE) * STRIDE
+    latent = (1, latent_channels, padded_h // STRIDE, padded_w // STRIDE)
+    images = 3 * (height * width + padded_h * padded_w)
+    transforms = max(nn.inference_peak_bytes(g_a, (1, 3, padded_h, padded_w), input_held=False),
+                     nn.inference_peak_bytes(g_s, latent))
+    return BASELINE_BYTES + images + transforms
+
+
+def check_memory(codec: str, need: int, height: int, width: int, error=ValueError) -> None:
+    """Raise ``error`` if ``need`` bytes for a ``height x width`` image exceed MEMORY_LIMIT."""
+    if need > MEMORY_LIMIT:
+        raise error(f"{codec}: a {width} x {height} image needs about {need / 1e9:.1f} GB "
+                    f"of memory; it codes at most {MEMORY_LIMIT / 1e9:.1f} GB "
+                    "(fromscratch.codecs.balle2017.codec.MEMORY_LIMIT)")
+
+
 class LoadedModel:
     """A trained model ready to code: network, medians and validated integer CDF tables."""
 
@@ -150,27 +176,12 @@ class LoadedModel:
         self.path, self.hyperparams = path, hyper
 
     def peak_bytes(self, height: int, width: int) -> int:
-        """Estimated peak resident memory (bytes) of coding a ``height x width`` image.
-
-        ``BASELINE_BYTES`` + the uint8 image and its padded copy + the larger of the analysis'
-        and the synthesis' inference peaks (``nn.inference_peak_bytes``, float32; the analysis'
-        input is handed over, so freed after the first layer).
-        """
-        padded_h, padded_w = -(-height // STRIDE) * STRIDE, -(-width // STRIDE) * STRIDE
-        latent = (1, self.model.m, padded_h // STRIDE, padded_w // STRIDE)
-        images = 3 * (height * width + padded_h * padded_w)
-        transforms = max(nn.inference_peak_bytes(self.model.g_a, (1, 3, padded_h, padded_w),
-                                                 input_held=False),
-                         nn.inference_peak_bytes(self.model.g_s, latent))
-        return BASELINE_BYTES + images + transforms
+        """Estimated peak resident memory (bytes) of coding a ``height x width`` image."""
+        return coding_peak_bytes(self.model.g_a, self.model.g_s, self.model.m, height, width)
 
     def check_memory(self, height: int, width: int, error=ValueError) -> None:
         """Raise ``error`` if coding ``height x width`` would exceed :data:`MEMORY_LIMIT`."""
-        need = self.peak_bytes(height, width)
-        if need > MEMORY_LIMIT:
-            raise error(f"balle2017: a {width} x {height} image needs about {need / 1e9:.1f} GB "
-                        f"of memory; it codes at most {MEMORY_LIMIT / 1e9:.1f} GB "
-                        "(fromscratch.codecs.balle2017.codec.MEMORY_LIMIT)")
+        check_memory("balle2017", self.peak_bytes(height, width), height, width, error)
 
     def analysis(self, image: np.ndarray) -> np.ndarray:
         """uint8 (H, W, 3) -> latents y, float32 (M, h, w) with h = ceil(H / 16)."""

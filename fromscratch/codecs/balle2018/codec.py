@@ -42,6 +42,11 @@ encoder's float choices are *sent*, and the synthesis only moves pixels by round
 uses (the factorized density of ``z``, the Gaussian of the chosen tabulated scale for ``y``): the
 real payload differs from it only by the 16-bit quantization of the tables and the coder's
 termination. ``quality`` picks ``data/weights/balle2018_q<quality>.npz``.
+
+Memory is bounded as in chapter 4's codec: the transforms run under ``nn.no_grad()`` (no caches,
+convolutions in row bands), and an image whose estimated peak memory exceeds
+``fromscratch.codecs.balle2017.codec.MEMORY_LIMIT`` (2 GB) is refused before anything is allocated,
+``ValueError`` on encode and ``BitstreamError`` for a header claiming such a size.
 """
 
 from __future__ import annotations
@@ -62,7 +67,14 @@ from ...entropy.cdf_tables import validate_cdf_tables
 from ...nn.entropy_bottleneck import likelihood_forward
 from ...nn.gaussian_conditional import gaussian_likelihood_forward
 from ...nn.integer import IntegerNetwork
-from ..balle2017.codec import image_batch, missing_weights, output_image, qualities_in
+from ..balle2017.codec import (
+    check_memory,
+    coding_peak_bytes,
+    image_batch,
+    missing_weights,
+    output_image,
+    qualities_in,
+)
 from ..base import ContainerCodec, Parameter, register
 from .model import STRIDE, Balle2018
 
@@ -78,7 +90,6 @@ __all__ = [
 ]
 
 WEIGHTS_DIR = REPO_ROOT / "data" / "weights"
-MAX_PIXELS = 4096 * 4096
 #: Decoded z symbols beyond this are refused (and the encoder clips to it): no trained model comes
 #: near, and the bound keeps the integer hyper-synthesis's input under 2^24.
 MAX_Z_SYMBOL = 2**11 - 1
@@ -143,16 +154,23 @@ class LoadedModel:
         """uint8 (H, W, 3) -> ``(y, z)``, float32 (M, 4h, 4w) and (N, h, w), h = ceil(H / 64)."""
         self.model.to(backend.current_backend())
         xp = backend.get_xp()
-        y = self.model.g_a.forward(image_batch(image, STRIDE, xp))
-        z = self.model.h_a.forward(xp.abs(y))
+        with nn.no_grad():  # no backward caches; convolutions in row bands (chapter 4's codec)
+            y = self.model.g_a.forward(image_batch(image, STRIDE, xp))
+            z = self.model.h_a.forward(xp.abs(y))
         return backend.to_numpy(y[0]), backend.to_numpy(z[0])
 
     def synthesis(self, y_hat: np.ndarray, shape) -> np.ndarray:
         """Latents (M, h, w) -> uint8 image of ``shape`` ((H, W) or (H, W, 3))."""
         self.model.to(backend.current_backend())
         xp = backend.get_xp()
-        return output_image(backend.to_numpy(self.model.g_s.forward(xp.asarray(y_hat[None]))[0]),
-                            shape)
+        with nn.no_grad():
+            x_hat = backend.to_numpy(self.model.g_s.forward(xp.asarray(y_hat[None]))[0])
+        return output_image(x_hat, shape)
+
+    def check_memory(self, height: int, width: int, error=ValueError) -> None:
+        """Refuse an image whose estimated peak memory exceeds chapter 4's ``MEMORY_LIMIT``."""
+        need = coding_peak_bytes(self.model.g_a, self.model.g_s, self.model.m, height, width)
+        check_memory("balle2018", need, height, width, error)
 
     # ---- symbols and tables -------------------------------------------------------------------
     def z_symbols(self, z: np.ndarray) -> np.ndarray:
@@ -218,10 +236,8 @@ class Balle2018Codec(ContainerCodec):
 
     def symbols(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(z_symbols, y_symbols)`` of an image, int32 (N, h, w) and (M, 4h, 4w)."""
-        if image.shape[0] * image.shape[1] > MAX_PIXELS:
-            raise ValueError(f"balle2018 codes images up to {MAX_PIXELS} pixels, "
-                             f"got {image.shape[1]} x {image.shape[0]}")
         loaded = self.model()
+        loaded.check_memory(*image.shape[:2], ValueError)
         rgb = image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
         y, z = loaded.analysis(rgb)
         z_symbols = np.clip(loaded.z_symbols(z), -MAX_Z_SYMBOL, MAX_Z_SYMBOL)
@@ -242,9 +258,7 @@ class Balle2018Codec(ContainerCodec):
 
     def decode_payload(self, payload: bytes, shape: tuple[int, ...]) -> np.ndarray:
         height, width = shape[:2]
-        if height * width > MAX_PIXELS:
-            raise BitstreamError(f"header claims {width} x {height} pixels; balle2018 decodes "
-                                 f"at most {MAX_PIXELS}")
+        self.model().check_memory(height, width, BitstreamError)
         if len(payload) < 4:
             raise BitstreamError(f"balle2018 payload of {len(payload)} bytes: no z length")
         (z_length,) = struct.unpack(">I", payload[:4])
