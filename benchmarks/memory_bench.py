@@ -12,8 +12,8 @@ separate children, so neither inherits the other's peak.
 The test photos are a Kodak image (kodim23 if present) resized with Pillow (Lanczos) to 4:3 frames
 of about 0.5, 3 and 12 megapixels (816 x 612, 2000 x 1500, 4000 x 3000); they are written to a
 temporary folder and deleted afterwards. Pillow's JPEG and WebP (default quality 75) run on the
-same images beside every learned codec (``balle2017`` at quality 2 by default; codecs that land
-later are added with ``--codecs name:quality``).
+same images beside every learned codec (``balle2017`` and ``balle2018`` at quality 2 by default;
+codecs that land later are added with ``--codecs name:quality``).
 
 On a shared machine pass ``--threads 1``: two BLAS threads waiting for each other on a busy
 core make wall times swing by 2x between runs. Writes ``benchmarks/results/memory.csv`` and
@@ -136,7 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[0.5, 3.0, 12.0],
                         help="megapixels of the 4:3 test photos")
-    parser.add_argument("--codecs", nargs="+", default=["balle2017:2"],
+    parser.add_argument("--codecs", nargs="+", default=["balle2017:2", "balle2018:2"],
                         help="learned codecs as name or name:quality")
     parser.add_argument("--references", nargs="*", default=["pillow-jpeg", "pillow-webp"])
     parser.add_argument("--repeat", type=int, default=1, help="children per measurement; the "
