@@ -19,7 +19,9 @@ Where things are: :mod:`.module` (Parameter, Module, Sequential: the chain rule)
 (Xavier/He), :mod:`.optim` (SGD, Adam), :mod:`.schedules`, :mod:`.gradcheck` (finite
 differences) and :mod:`.io` (pickle-free ``.npz`` weight files). Chapter 4 adds :mod:`.conv`
 (Conv2d, ConvTranspose2d via im2col), :mod:`.gdn` (GDN, IGDN) and :mod:`.entropy_bottleneck`
-(the learned factorized density that makes the rate differentiable).
+(the learned factorized density that makes the rate differentiable). Chapter 5 adds
+:mod:`.spectral_norm` (the discriminator's Lipschitz leash), :mod:`.gan_losses`
+(non-saturating and hinge, on logits) and :mod:`.ms_ssim_loss` (MS-SSIM with its backward).
 """
 
 from __future__ import annotations
@@ -27,14 +29,17 @@ from __future__ import annotations
 from . import functional, init
 from .conv import Conv2d, ConvTranspose2d
 from .entropy_bottleneck import EntropyBottleneck
+from .gan_losses import DiscriminatorLoss, GeneratorLoss
 from .gdn import GDN, IGDN
 from .gradcheck import GradcheckResult, gradcheck, numerical_gradient
 from .io import Weights, WeightsError, load_weights, save_weights
 from .layers import Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from .losses import L1Loss, MSELoss
 from .module import Module, Parameter, Sequential
+from .ms_ssim_loss import MSSSIMLoss
 from .optim import SGD, Adam, Optimizer
 from .schedules import CosineDecay, StepDecay
+from .spectral_norm import SpectralNorm
 
 __all__ = [
     "GDN",
@@ -44,19 +49,23 @@ __all__ = [
     "Conv2d",
     "ConvTranspose2d",
     "CosineDecay",
+    "DiscriminatorLoss",
     "EntropyBottleneck",
+    "GeneratorLoss",
     "GradcheckResult",
     "Identity",
     "L1Loss",
     "LeakyReLU",
     "Linear",
     "MSELoss",
+    "MSSSIMLoss",
     "Module",
     "Optimizer",
     "Parameter",
     "ReLU",
     "Sequential",
     "Sigmoid",
+    "SpectralNorm",
     "StepDecay",
     "Tanh",
     "Weights",
