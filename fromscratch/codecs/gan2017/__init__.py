@@ -1,0 +1,18 @@
+"""Chapter 5's adversarial codec ``gan2017`` (Rippel & Bourdev 2017; HiFiC 2020): work in progress.
+
+The codec itself is chapter 4's ``balle2017`` network whose synthesis is fine-tuned against an
+adversary; until its weight files ship, this family holds the adversary only.
+
+======================  ======================================================================
+``discriminator.py``    the conditional patch discriminator (image + quantized latent -> one
+                        "looks real" logit per 8x8 block), spectrally normalized, with its
+                        backward (:class:`PatchDiscriminator`)
+======================  ======================================================================
+
+The layers come from ``fromscratch.nn`` (``conv``, ``spectral_norm``, ``gan_losses``,
+``ms_ssim_loss``). Public: the names below.
+"""
+
+from .discriminator import PatchDiscriminator
+
+__all__ = ["PatchDiscriminator"]
