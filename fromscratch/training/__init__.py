@@ -23,6 +23,7 @@ TRAINERS: dict[str, str] = {
     "mlp1987": "mlp1987",
     "mlp-predictive": "mlp_predictive",
     "balle2017": "balle2017",
+    "gan2017": "gan2017",
 }
 
 

@@ -34,7 +34,6 @@ import argparse
 import json
 import math
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -46,6 +45,7 @@ from .. import backend, nn
 from ..codecs.balle2017 import Balle2017, RateDistortionLoss
 from ..data import random_crops, train_images
 from ..entropy.cdf_tables import cdf_tables_from_pmfs
+from ._common import annotated, clip_and_check, command, optimizer_arrays, restore_optimizer
 
 __all__ = ["export_weights", "main", "train"]
 
@@ -79,34 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command(argv) -> str:
-    return "python -m fromscratch train balle2017 " + " ".join(shlex.quote(a) for a in argv)
-
-
-def _clip_and_check(model: nn.Module, step: int, max_norm: float = 1.0) -> float:
-    """Clip the global gradient norm to ``max_norm``; stop with a message on NaN/inf."""
-    total = 0.0
-    for name, p in model.named_parameters():
-        square = float((p.grad * p.grad).sum())
-        if not math.isfinite(square):
-            raise FloatingPointError(f"step {step}: non-finite gradient in parameter {name!r}")
-        total += square
-    norm = math.sqrt(total)
-    if norm > max_norm:
-        for p in model.parameters():
-            p.grad *= max_norm / norm
-    return norm
-
-
-def _annotated(command: str, step: int) -> str:
-    """The command with the step it reached: runs stopped by --time-limit stay reproducible."""
-    return f"{command}  # reached step {step}"
+    return command("balle2017", argv)
 
 
 def _save_checkpoint(path: Path, model, optimizer, step: int, rng, args, commands) -> None:
-    state = optimizer.state_dict()
-    extra = {f"optim/{k}": v for k, v in state.items() if isinstance(v, np.ndarray)}
-    hyper = {"kind": "balle2017-checkpoint", "step": step, "lr": optimizer.lr,
-             "adam_step": state["step"], "n": args.n, "m": args.m, "lmbda": args.lmbda,
+    extra, optim = optimizer_arrays(optimizer, "optim/")
+    hyper = {"kind": "balle2017-checkpoint", "step": step, "lr": optim["lr"],
+             "adam_step": optim["step"], "n": args.n, "m": args.m, "lmbda": args.lmbda,
              "rng_state": rng.bit_generator.state, "commands": commands}
     path.parent.mkdir(parents=True, exist_ok=True)
     nn.save_weights(path, model, hyper, extra=extra)
@@ -115,10 +94,8 @@ def _save_checkpoint(path: Path, model, optimizer, step: int, rng, args, command
 def _load_checkpoint(path: Path, model, optimizer, rng) -> tuple[int, list[str]]:
     weights = nn.load_weights(path)
     model.load_state_dict(weights.state, source=str(path))
-    state = {k.removeprefix("optim/"): v for k, v in weights.extra.items()
-             if k.startswith("optim/")}
-    state.update(lr=weights.hyperparams["lr"], step=weights.hyperparams["adam_step"])
-    optimizer.load_state_dict(state)
+    restore_optimizer(optimizer, weights.extra, "optim/",
+                      {"lr": weights.hyperparams["lr"], "step": weights.hyperparams["adam_step"]})
     rng.bit_generator.state = weights.hyperparams["rng_state"]
     return int(weights.hyperparams["step"]), list(weights.hyperparams.get("commands", []))
 
@@ -180,7 +157,7 @@ def train(args, argv) -> dict:
         if not math.isfinite(stats["loss"]):
             raise FloatingPointError(f"step {step}: the loss is {stats['loss']} ({stats})")
         model.backward(*loss_fn.backward())
-        stats["grad_norm"] = _clip_and_check(model, step)
+        stats["grad_norm"] = clip_and_check(model, step)
         optimizer.step()
         psnr = -10 * math.log10(max(stats["mse"], 1e-12))
         progress.set_postfix(bpp=f"{stats['bpp']:.3f}", psnr=f"{psnr:.2f}")
@@ -194,14 +171,14 @@ def train(args, argv) -> dict:
         out_of_time = args.time_limit and time.perf_counter() - started > args.time_limit
         if checkpoint is not None and (done % args.checkpoint_every == 0 or out_of_time):
             _save_checkpoint(checkpoint, model, optimizer, done, rng, args,
-                             [*history, _annotated(_command(argv), done)])
+                             [*history, annotated(_command(argv), done)])
         if out_of_time:
             print(f"time limit reached at step {done}", file=sys.stderr)
             break
     else:
         done = args.steps
     elapsed = time.perf_counter() - started
-    commands = [*history, _annotated(_command(argv), done)]
+    commands = [*history, annotated(_command(argv), done)]
     if checkpoint is not None:
         _save_checkpoint(checkpoint, model, optimizer, done, rng, args, commands)
     stats.update(step=done, seconds=elapsed, steps_per_second=(done - start) / max(elapsed, 1e-9))
