@@ -55,28 +55,32 @@ WEIGHTS_DIR = REPO_ROOT / "data" / "weights"
 MAX_PIXELS = 4096 * 4096
 
 
-def weights_path(quality: int) -> Path:
+def weights_path(quality: int, family: str = "balle2017") -> Path:
     """The shipped weight file of ``quality`` (1 = lowest rate)."""
-    return WEIGHTS_DIR / f"balle2017_q{quality}.npz"
+    return WEIGHTS_DIR / f"{family}_q{quality}.npz"
 
 
-def available_qualities() -> tuple[int, ...]:
-    """Qualities whose weight files are present, ascending."""
-    found = sorted(int(p.stem.removeprefix("balle2017_q"))
-                   for p in WEIGHTS_DIR.glob("balle2017_q*.npz")
-                   if p.stem.removeprefix("balle2017_q").isdigit())
+def available_qualities(family: str = "balle2017") -> tuple[int, ...]:
+    """Qualities whose weight files ``<family>_q<quality>.npz`` are present, ascending."""
+    found = sorted(int(p.stem.removeprefix(f"{family}_q"))
+                   for p in WEIGHTS_DIR.glob(f"{family}_q*.npz")
+                   if p.stem.removeprefix(f"{family}_q").isdigit())
     return tuple(found)
 
 
 class LoadedModel:
-    """A trained model ready to code: network, medians and validated integer CDF tables."""
+    """A trained model ready to code: network, medians and validated integer CDF tables.
 
-    def __init__(self, path):
+    ``kind`` is the weight file's expected kind: ``"balle2017"``, or ``"gan2017"`` for the same
+    network with an adversarially fine-tuned synthesis (chapter 5).
+    """
+
+    def __init__(self, path, kind: str = "balle2017"):
         path = Path(path)
         weights = nn.load_weights(path)
         hyper = weights.hyperparams
-        if hyper.get("kind") != "balle2017":
-            raise nn.WeightsError(f"{path}: not a balle2017 weight file (kind={hyper.get('kind')})")
+        if hyper.get("kind") != kind:
+            raise nn.WeightsError(f"{path}: not a {kind} weight file (kind={hyper.get('kind')})")
         try:
             self.model = Balle2017(int(hyper["n"]), int(hyper["m"]), rng=0, xp=np)
             self.model.load_state_dict(weights.state, source=str(path))
@@ -129,9 +133,9 @@ class LoadedModel:
 
 
 @functools.lru_cache(maxsize=8)
-def load_model(path: str) -> LoadedModel:
+def load_model(path: str, kind: str = "balle2017") -> LoadedModel:
     """Load (once per process) the weight file at ``path``."""
-    return LoadedModel(path)
+    return LoadedModel(path, kind)
 
 
 @register
@@ -148,17 +152,17 @@ class Balle2017Codec(ContainerCodec):
     settings = tuple({"quality": q} for q in available_qualities())  # empty until trained
 
     def model(self) -> LoadedModel:
-        path = weights_path(self.params["quality"])
+        path = weights_path(self.params["quality"], self.name)
         if not path.exists():
-            have = ", ".join(map(str, available_qualities())) or "none"
+            have = ", ".join(map(str, available_qualities(self.name))) or "none"
             raise nn.WeightsError(f"{path}: no weights for quality {self.params['quality']} "
                                   f"(available: {have}); train them with "
-                                  "`python -m fromscratch train balle2017`")
-        return load_model(str(path))
+                                  f"`python -m fromscratch train {self.name}`")
+        return load_model(str(path), self.name)
 
     def encode_payload(self, image: np.ndarray) -> bytes:
         if image.shape[0] * image.shape[1] > MAX_PIXELS:
-            raise ValueError(f"balle2017 codes images up to {MAX_PIXELS} pixels, "
+            raise ValueError(f"{self.name} codes images up to {MAX_PIXELS} pixels, "
                              f"got {image.shape[1]} x {image.shape[0]}")
         loaded = self.model()
         rgb = image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
@@ -170,7 +174,7 @@ class Balle2017Codec(ContainerCodec):
     def decode_payload(self, payload: bytes, shape: tuple[int, ...]) -> np.ndarray:
         height, width = shape[:2]
         if height * width > MAX_PIXELS:
-            raise BitstreamError(f"header claims {width} x {height} pixels; balle2017 decodes "
+            raise BitstreamError(f"header claims {width} x {height} pixels; {self.name} decodes "
                                  f"at most {MAX_PIXELS}")
         loaded = self.model()
         latent_shape = (loaded.model.m, math.ceil(height / STRIDE), math.ceil(width / STRIDE))
