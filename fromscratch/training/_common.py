@@ -3,8 +3,10 @@ and the optimizer state as flat arrays for a checkpoint."""
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
+import sys
 
 import numpy as np
 
@@ -53,3 +55,13 @@ def restore_optimizer(optimizer: nn.Optimizer, extra: dict, prefix: str, scalars
     state = {k.removeprefix(prefix): v for k, v in extra.items() if k.startswith(prefix)}
     state.update(lr=scalars["lr"], step=scalars["step"])
     optimizer.load_state_dict(state)
+
+
+def run_main(build_parser, train, argv) -> int:
+    """The body of a training script's ``main``: parse ``argv`` (default: the command line),
+    train, print the last statistics as JSON on stderr. Returns 0."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    stats = train(build_parser().parse_args(argv), argv)
+    print(json.dumps({k: (round(v, 6) if isinstance(v, float) else v)
+                      for k, v in stats.items()}), file=sys.stderr)
+    return 0

@@ -31,7 +31,6 @@ trained density, and the command that made it.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -45,7 +44,14 @@ from .. import backend, nn
 from ..codecs.balle2017 import Balle2017, RateDistortionLoss
 from ..data import random_crops, train_images
 from ..entropy.cdf_tables import cdf_tables_from_pmfs
-from ._common import annotated, clip_and_check, command, optimizer_arrays, restore_optimizer
+from ._common import (
+    annotated,
+    clip_and_check,
+    command,
+    optimizer_arrays,
+    restore_optimizer,
+    run_main,
+)
 
 __all__ = ["export_weights", "main", "train"]
 
@@ -192,12 +198,7 @@ def train(args, argv) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    stats = train(args, argv)
-    print(json.dumps({k: (round(v, 6) if isinstance(v, float) else v)
-                      for k, v in stats.items()}), file=sys.stderr)
-    return 0
+    return run_main(build_parser, train, argv)
 
 
 if __name__ == "__main__":

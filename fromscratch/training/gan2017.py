@@ -46,7 +46,6 @@ commands (the source's included).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -61,7 +60,14 @@ from ..codecs.balle2017 import Balle2017
 from ..codecs.gan2017 import PatchDiscriminator
 from ..data import random_crops, train_images
 from ..nn.ms_ssim_loss import MS_SSIM_WEIGHTS
-from ._common import annotated, clip_and_check, command, optimizer_arrays, restore_optimizer
+from ._common import (
+    annotated,
+    clip_and_check,
+    command,
+    optimizer_arrays,
+    restore_optimizer,
+    run_main,
+)
 
 __all__ = ["MS_SSIM_3_SCALES", "build_parser", "export_weights", "main", "train"]
 
@@ -273,12 +279,7 @@ def train(args, argv) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    stats = train(args, argv)
-    print(json.dumps({k: (round(v, 6) if isinstance(v, float) else v)
-                      for k, v in stats.items()}), file=sys.stderr)
-    return 0
+    return run_main(build_parser, train, argv)
 
 
 if __name__ == "__main__":
