@@ -22,6 +22,7 @@ package imports every family, which fills the registry. A chapter adds a codec f
 from . import (  # noqa: F401  (imported to register them)
     balle2017,
     dpcm_huffman,
+    gan2017,
     mlp_predictive,
     patch,
     pillow_reference,
