@@ -24,6 +24,7 @@ from . import (  # noqa: F401  (imported to register them)
     balle2017,
     balle2018,
     dpcm_huffman,
+    gan2017,
     mlp_predictive,
     patch,
     pillow_reference,

@@ -22,6 +22,8 @@ differences) and :mod:`.io` (pickle-free ``.npz`` weight files). Chapter 4 adds 
 (the learned factorized density that makes the rate differentiable). Inference on large images:
 :func:`no_grad` (no backward caches), :mod:`.conv_banded` (convolutions in row bands of bounded
 memory) and :mod:`.memory` (the peak memory of a forward pass, estimated from the shapes).
+Chapter 5 adds :mod:`.spectral_norm` (the discriminator's Lipschitz leash), :mod:`.gan_losses`
+(non-saturating and hinge, on logits) and :mod:`.ms_ssim_loss` (MS-SSIM with its backward).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 from . import functional, init
 from .conv import Conv2d, ConvTranspose2d
 from .entropy_bottleneck import EntropyBottleneck
+from .gan_losses import DiscriminatorLoss, GeneratorLoss
 from .gdn import GDN, IGDN
 from .gradcheck import GradcheckResult, gradcheck, numerical_gradient
 from .io import Weights, WeightsError, load_weights, save_weights
@@ -36,8 +39,10 @@ from .layers import Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from .losses import L1Loss, MSELoss
 from .memory import inference_peak_bytes
 from .module import Module, Parameter, Sequential, is_grad_enabled, no_grad
+from .ms_ssim_loss import MSSSIMLoss
 from .optim import SGD, Adam, Optimizer
 from .schedules import CosineDecay, StepDecay
+from .spectral_norm import SpectralNorm
 
 __all__ = [
     "GDN",
@@ -47,19 +52,23 @@ __all__ = [
     "Conv2d",
     "ConvTranspose2d",
     "CosineDecay",
+    "DiscriminatorLoss",
     "EntropyBottleneck",
+    "GeneratorLoss",
     "GradcheckResult",
     "Identity",
     "L1Loss",
     "LeakyReLU",
     "Linear",
     "MSELoss",
+    "MSSSIMLoss",
     "Module",
     "Optimizer",
     "Parameter",
     "ReLU",
     "Sequential",
     "Sigmoid",
+    "SpectralNorm",
     "StepDecay",
     "Tanh",
     "Weights",

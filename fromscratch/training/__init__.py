@@ -8,6 +8,10 @@ the exact command that made it. Run them as::
 Each module parses its own options (``--help`` lists them), shows a tqdm progress bar, reads
 training crops from ``../shared/images/train`` (or ``--data``, ``FROMSCRATCH_DATA``, or the
 bundled fallback: never the Kodak evaluation set) and writes an ``.npz`` without pickle.
+
+One module is a lesson rather than a codec trainer: :mod:`.toy_gan` (with :mod:`.toy_gan_plots`)
+trains chapter 5's generator and discriminator MLPs on eight Gaussians on a ring, to show mode
+collapse and its remedy before the adversarial codec.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ TRAINERS: dict[str, str] = {
     "mlp-predictive": "mlp_predictive",
     "balle2017": "balle2017",
     "balle2018": "balle2018",
+    "gan2017": "gan2017",
 }
 
 

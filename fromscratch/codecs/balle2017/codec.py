@@ -74,14 +74,14 @@ MEMORY_LIMIT = 2 * 10**9
 BASELINE_BYTES = 300 * 10**6
 
 
-def weights_path(quality: int) -> Path:
+def weights_path(quality: int, family: str = "balle2017") -> Path:
     """The shipped weight file of ``quality`` (1 = lowest rate)."""
-    return WEIGHTS_DIR / f"balle2017_q{quality}.npz"
+    return WEIGHTS_DIR / f"{family}_q{quality}.npz"
 
 
-def available_qualities() -> tuple[int, ...]:
-    """Qualities whose weight files are present, ascending."""
-    return qualities_in(WEIGHTS_DIR, "balle2017")
+def available_qualities(family: str = "balle2017") -> tuple[int, ...]:
+    """Qualities whose weight files ``<family>_q<quality>.npz`` are present, ascending."""
+    return qualities_in(WEIGHTS_DIR, family)
 
 
 # --- shared by the learned codecs with one weight file per quality (chapters 4 and 6) -----------
@@ -152,14 +152,18 @@ def check_memory(codec: str, need: int, height: int, width: int, error=ValueErro
 
 
 class LoadedModel:
-    """A trained model ready to code: network, medians and validated integer CDF tables."""
+    """A trained model ready to code: network, medians and validated integer CDF tables.
 
-    def __init__(self, path):
+    ``kind`` is the weight file's expected kind: ``"balle2017"``, or ``"gan2017"`` for the same
+    network with an adversarially fine-tuned synthesis (chapter 5).
+    """
+
+    def __init__(self, path, kind: str = "balle2017"):
         path = Path(path)
         weights = nn.load_weights(path)
         hyper = weights.hyperparams
-        if hyper.get("kind") != "balle2017":
-            raise nn.WeightsError(f"{path}: not a balle2017 weight file (kind={hyper.get('kind')})")
+        if hyper.get("kind") != kind:
+            raise nn.WeightsError(f"{path}: not a {kind} weight file (kind={hyper.get('kind')})")
         try:
             self.model = Balle2017(int(hyper["n"]), int(hyper["m"]), rng=0, xp=np)
             self.model.load_state_dict(weights.state, source=str(path))
@@ -216,9 +220,9 @@ class LoadedModel:
 
 
 @functools.lru_cache(maxsize=8)
-def load_model(path: str) -> LoadedModel:
+def load_model(path: str, kind: str = "balle2017") -> LoadedModel:
     """Load (once per process) the weight file at ``path``."""
-    return LoadedModel(path)
+    return LoadedModel(path, kind)
 
 
 @register
@@ -235,10 +239,11 @@ class Balle2017Codec(ContainerCodec):
     settings = tuple({"quality": q} for q in available_qualities())  # empty until trained
 
     def model(self) -> LoadedModel:
-        path = weights_path(self.params["quality"])
+        path = weights_path(self.params["quality"], self.name)
         if not path.exists():
-            raise missing_weights(path, self.params["quality"], self.name, available_qualities())
-        return load_model(str(path))
+            raise missing_weights(path, self.params["quality"], self.name,
+                                  available_qualities(self.name))
+        return load_model(str(path), self.name)
 
     def encode_payload(self, image: np.ndarray) -> bytes:
         loaded = self.model()

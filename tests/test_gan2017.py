@@ -1,0 +1,91 @@
+"""The gan2017 codec: balle2017's bytes with a fine-tuned decoder. Round trips of any size and
+gray images, the same bytes as balle2017, hostile streams (fuzzed), the shipped files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fromscratch
+from fromscratch import nn
+from fromscratch.codecs import get_codec
+from fromscratch.codecs.balle2017 import codec as balle2017
+
+QUALITIES = balle2017.available_qualities("gan2017")
+pytestmark = pytest.mark.skipif(not QUALITIES, reason="no gan2017 weights shipped")
+
+IMAGE = np.random.default_rng(4).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return get_codec("gan2017", quality=QUALITIES[0])
+
+
+def test_shipped_files_record_their_source_and_commands():
+    for quality in QUALITIES:
+        hyper = nn.load_weights(balle2017.weights_path(quality, "gan2017")).hyperparams
+        assert hyper["kind"] == "gan2017"
+        assert hyper["source"].startswith("balle2017_q")
+        assert hyper["commands"][-1].startswith("python -m fromscratch train gan2017 ")
+        assert balle2017.weights_path(quality, "gan2017").stat().st_size < 4e6
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (17, 33, 3), (40, 23), (16, 16, 3)])
+def test_round_trip_any_size_and_gray(codec, shape):
+    image = np.random.default_rng(2).integers(0, 256, shape, dtype=np.uint8)
+    data = codec.encode(image)
+    out = fromscratch.decompress(data)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert codec.encode(image) == data
+
+
+def test_same_payload_as_balle2017_other_pixels(codec):
+    """The encoder and tables are the source's: identical payload bytes, different decoding."""
+    source = nn.load_weights(balle2017.weights_path(QUALITIES[0], "gan2017")).hyperparams["source"]
+    quality = int(source.removeprefix("balle2017_q").removesuffix(".npz"))
+    reference = get_codec("balle2017", quality=quality)
+    payload = codec.encode_payload(IMAGE)
+    assert payload == reference.encode_payload(IMAGE)
+    ours = codec.decode_payload(payload, IMAGE.shape)
+    theirs = reference.decode_payload(payload, IMAGE.shape)
+    assert not np.array_equal(ours, theirs)
+
+
+def test_bad_streams_raise_bitstream_error(codec):
+    data = codec.encode(IMAGE)
+    for bad in (data[: len(data) // 2], data[:10], b""):
+        with pytest.raises(fromscratch.BitstreamError):
+            codec.decode(bad)
+    with pytest.raises(fromscratch.BitstreamError, match="at most"):
+        codec.decode_payload(codec.encode_payload(IMAGE), (5000, 5000, 3))
+    with pytest.raises(ValueError, match="gan2017 codes images up to"):
+        codec.encode_payload(np.zeros((4097, 4097), np.uint8))
+
+
+SMALL = IMAGE[:16, :32]
+
+
+@settings(max_examples=150, deadline=5000, suppress_health_check=[HealthCheck.too_slow],
+          database=None)
+@given(st.data())
+def test_damaged_payloads_decode_or_raise(codec, data):
+    payload = bytearray(codec.encode_payload(SMALL))
+    if data.draw(st.booleans()):
+        payload = payload[: data.draw(st.integers(0, len(payload)))]
+    else:
+        for bit in data.draw(st.lists(st.integers(0, 8 * len(payload) - 1), min_size=1,
+                                      max_size=8)):
+            payload[bit // 8] ^= 1 << (bit % 8)
+    try:
+        out = codec.decode_payload(bytes(payload), SMALL.shape)
+    except fromscratch.BitstreamError:
+        return
+    assert out.shape == SMALL.shape and out.dtype == np.uint8
+
+
+def test_missing_weights_name_the_file():
+    with pytest.raises(nn.WeightsError, match=r"gan2017_q77\.npz"):
+        get_codec("gan2017", quality=77).encode(np.zeros((16, 16, 3), np.uint8))
