@@ -164,6 +164,7 @@ class LoadedModel:
         hyper = weights.hyperparams
         if hyper.get("kind") != kind:
             raise nn.WeightsError(f"{path}: not a {kind} weight file (kind={hyper.get('kind')})")
+        self.kind = kind
         try:
             self.model = Balle2017(int(hyper["n"]), int(hyper["m"]), rng=0, xp=np)
             self.model.load_state_dict(weights.state, source=str(path))
@@ -185,7 +186,7 @@ class LoadedModel:
 
     def check_memory(self, height: int, width: int, error=ValueError) -> None:
         """Raise ``error`` if coding ``height x width`` would exceed :data:`MEMORY_LIMIT`."""
-        check_memory("balle2017", self.peak_bytes(height, width), height, width, error)
+        check_memory(self.kind, self.peak_bytes(height, width), height, width, error)
 
     def analysis(self, image: np.ndarray) -> np.ndarray:
         """uint8 (H, W, 3) -> latents y, float32 (M, h, w) with h = ceil(H / 16)."""
