@@ -31,8 +31,18 @@ from tqdm import tqdm
 from .. import nn
 from ..data import random_crops, train_images
 
-__all__ = ["add_common_arguments", "annotated", "clip_and_check", "command", "load_checkpoint",
-           "main", "run", "save_checkpoint"]
+__all__ = [
+    "add_common_arguments",
+    "annotated",
+    "clip_and_check",
+    "command",
+    "load_checkpoint",
+    "main",
+    "optimizer_arrays",
+    "restore_optimizer",
+    "run",
+    "save_checkpoint",
+]
 
 
 def add_common_arguments(p: argparse.ArgumentParser, *, crop: int, batch: int,
@@ -85,6 +95,21 @@ def clip_and_check(model: nn.Module, step: int, max_norm: float = 1.0) -> float:
         for p in model.parameters():
             p.grad *= max_norm / norm
     return norm
+
+
+def optimizer_arrays(optimizer: nn.Optimizer, prefix: str) -> tuple[dict, dict]:
+    """``(arrays, scalars)`` of an optimizer's state: arrays named ``<prefix><buffer>.<i>`` for
+    a checkpoint's extra arrays, and its learning rate and step count for the JSON header."""
+    state = optimizer.state_dict()
+    arrays = {f"{prefix}{k}": v for k, v in state.items() if isinstance(v, np.ndarray)}
+    return arrays, {"lr": optimizer.lr, "step": state["step"]}
+
+
+def restore_optimizer(optimizer: nn.Optimizer, extra: dict, prefix: str, scalars: dict) -> None:
+    """Inverse of :func:`optimizer_arrays`."""
+    state = {k.removeprefix(prefix): v for k, v in extra.items() if k.startswith(prefix)}
+    state.update(lr=scalars["lr"], step=scalars["step"])
+    optimizer.load_state_dict(state)
 
 
 def save_checkpoint(path: Path, kind: str, model, optimizer, step: int, rng, args,

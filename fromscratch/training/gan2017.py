@@ -60,14 +60,8 @@ from ..codecs.balle2017 import Balle2017
 from ..codecs.gan2017 import PatchDiscriminator
 from ..data import random_crops, train_images
 from ..nn.ms_ssim_loss import MS_SSIM_WEIGHTS
-from ._common import (
-    annotated,
-    clip_and_check,
-    command,
-    optimizer_arrays,
-    restore_optimizer,
-    run_main,
-)
+from . import common
+from .common import annotated, clip_and_check, command, optimizer_arrays, restore_optimizer
 
 __all__ = ["MS_SSIM_3_SCALES", "build_parser", "export_weights", "main", "train"]
 
@@ -284,7 +278,7 @@ def train(args, argv) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main(build_parser, train, argv)
+    return common.main(build_parser(), train, argv)
 
 
 if __name__ == "__main__":
