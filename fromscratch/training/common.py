@@ -33,6 +33,7 @@ from ..data import random_crops, train_images
 
 __all__ = [
     "add_common_arguments",
+    "add_run_arguments",
     "annotated",
     "clip_and_check",
     "command",
@@ -59,8 +60,15 @@ def add_common_arguments(p: argparse.ArgumentParser, *, crop: int, batch: int,
                    help="fraction of the steps, at the end, run at lr / 10")
     p.add_argument("--decoder-rounding", action="store_true",
                    help="the decoder sees rounded latents (straight-through), the rate noisy ones")
+    return add_run_arguments(p, checkpoint_every=500, logged="mean bpp / PSNR")
+
+
+def add_run_arguments(p: argparse.ArgumentParser, *, checkpoint_every: int,
+                      logged: str) -> argparse.ArgumentParser:
+    """The options of every training run, whatever it trains: checkpoint, export, backend, time
+    limit, seed, data folder, progress and logging (``logged``: what ``--log-every`` prints)."""
     p.add_argument("--checkpoint", help="resumable state (.npz); continued if it exists")
-    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--checkpoint-every", type=int, default=checkpoint_every)
     p.add_argument("--export", help="write the codec's weight file here at the end")
     p.add_argument("--backend", default="numpy", choices=("numpy", "cupy"))
     p.add_argument("--time-limit", type=float, default=0, help="stop after this many seconds")
@@ -68,7 +76,7 @@ def add_common_arguments(p: argparse.ArgumentParser, *, crop: int, batch: int,
     p.add_argument("--data", help="folder holding train/ (else FROMSCRATCH_DATA, ../shared)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--log-every", type=int, default=0,
-                   help="print mean bpp / PSNR of the last N steps every N steps")
+                   help=f"print the {logged} of the last N steps every N steps")
     return p
 
 

@@ -88,17 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="channels of the discriminator's first conv (doubled at each of the next "
                         "two; 64 = HiFiC-like 64-128-256, 32 runs about 4x faster)")
     p.add_argument("--no-spectral-norm", action="store_true")
-    p.add_argument("--checkpoint", help="resumable state (.npz); continued if it exists")
-    p.add_argument("--checkpoint-every", type=int, default=100)
-    p.add_argument("--export", help="write the codec's weight file here at the end")
-    p.add_argument("--backend", default="numpy", choices=("numpy", "cupy"))
-    p.add_argument("--time-limit", type=float, default=0, help="stop after this many seconds")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", help="folder holding train/ (else FROMSCRATCH_DATA, ../shared)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--log-every", type=int, default=0,
-                   help="print the mean statistics of the last N steps every N steps")
-    return p
+    return common.add_run_arguments(p, checkpoint_every=100, logged="mean statistics")
 
 
 class _Run:
