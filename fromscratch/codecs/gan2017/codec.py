@@ -3,8 +3,10 @@
 The first ``gan2017`` models are the shipped ``balle2017`` networks whose synthesis transform
 ``g_s`` was retrained against the conditional patch discriminator
 (``python -m fromscratch train gan2017``); the analysis transform, the medians and the integer
-CDF tables are copied unchanged from the source file, so the encoder writes exactly the bytes
-``balle2017`` writes at the same quality, and only the pixels the decoder paints differ. The
+CDF tables are copied unchanged from the source file (named in the weight file's ``source``), so
+the encoder writes exactly the bytes its source model writes, and only the pixels the decoder
+paints differ. Qualities are numbered by rate, lowest first, like every codec's: ``gan2017`` q2
+decodes ``balle2017`` q1's bytes, and q1 comes from a lower-rate source trained for it. The
 payload layout, padding, gray handling, size cap and bitstream checks are ``balle2017``'s (the
 class derives from it); the weight files are ``data/weights/gan2017_q<quality>.npz`` and hold
 everything decoding needs (the discriminator is not shipped: it is needed only to train).
