@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 import fromscratch
+from fromscratch.closing import video_curve
 from fromscratch.codecs.video import get_video_codec
 from fromscratch.data import load_video
 from fromscratch.entropy.huffman import code_lengths
@@ -66,14 +67,8 @@ def mean_psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def run_ours(name, frames, fps):
     codec_name, params, qualities = OURS[name]
-    rows = []
-    for q in qualities:
-        data = fromscratch.compress_video(frames, codec=codec_name, fps=fps, quality=q, **params)
-        decoded = fromscratch.decompress_video(data)
-        rows.append({"codec": name, "setting": f"quality={q}",
-                     "bpp": 8 * len(data) / frames[..., 0].size,
-                     "psnr": mean_psnr(frames, decoded)})
-    return rows
+    return [{k: row[k] for k in ("codec", "setting", "bpp", "psnr")}
+            for row in video_curve(frames, fps, codec_name, qualities, name, **params)]
 
 
 def run_ffmpeg(exe, name, frames, fps):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shlex
 import sys
 import time
@@ -35,6 +36,7 @@ __all__ = [
     "add_common_arguments",
     "add_run_arguments",
     "annotated",
+    "chain_steps",
     "clip_and_check",
     "command",
     "load_checkpoint",
@@ -88,6 +90,35 @@ def command(codec: str, argv) -> str:
 def annotated(command_line: str, step: int) -> str:
     """The command with the step it reached: runs stopped by --time-limit stay reproducible."""
     return f"{command_line}  # reached step {step}"
+
+
+_REACHED = re.compile(r"#\s*reached step (\d+)\s*$")
+
+
+def chain_steps(commands) -> int:
+    """Optimizer steps a recorded command chain took in all (the inverse of :func:`annotated`).
+
+    A command resumed from an earlier command's ``--checkpoint`` (and with no ``--init-from``)
+    continues that run's step counter, so it adds ``reached - previous``; a warm start
+    (``--init-from``) or a new checkpoint counts from 0. A command without its annotation (a
+    run that was not stopped early) adds nothing it cannot prove: such files record ``steps``
+    in their hyperparameters instead, which the caller adds.
+    """
+    reached_by_checkpoint: dict[str, int] = {}
+    total = 0
+    for line in commands:
+        found = _REACHED.search(line)
+        if not found:
+            continue
+        reached = int(found.group(1))
+        words = shlex.split(line.split("#", 1)[0])
+        option = dict(zip(words, [*words[1:], ""], strict=True))
+        checkpoint = option.get("--checkpoint", "")
+        start = 0 if "--init-from" in option else reached_by_checkpoint.get(checkpoint, 0)
+        total += max(reached - start, 0)
+        if checkpoint:
+            reached_by_checkpoint[checkpoint] = reached
+    return total
 
 
 def clip_and_check(model: nn.Module, step: int, max_norm: float = 1.0) -> float:
