@@ -1,4 +1,5 @@
-"""The command line: ``python -m fromscratch {encode,decode,info,bench,demo,train,classroom}``.
+"""The command line: ``python -m fromscratch {encode,decode,info,bench,demo,train,classroom,book,
+figures}``.
 
     python -m fromscratch encode photo.png photo.fsc --codec raw
     python -m fromscratch decode photo.fsc photo-decoded.png
@@ -9,6 +10,8 @@
     python -m fromscratch demo --out demo-out
     python -m fromscratch classroom release student-notebooks/
     python -m fromscratch classroom grade 01_entropy_coding.ipynb --json
+    python -m fromscratch book book-out/ [--full] [--chapters 00 07]
+    python -m fromscratch figures docs/figures
 
 Bad input prints one line starting with ``fromscratch: error:`` and exits with status 1 (2 for a
 wrong command line), never a traceback. Every file is written atomically (a temporary file renamed
@@ -25,7 +28,7 @@ import tempfile
 from fractions import Fraction
 from pathlib import Path
 
-from . import DEFAULT_CODEC, DEFAULT_VIDEO_CODEC, bench, classroom, container
+from . import DEFAULT_CODEC, DEFAULT_VIDEO_CODEC, bench, book, classroom, container, figures
 from ._files import default_file_mode
 from .backend import BackendError
 from .bitstream import BitstreamError
@@ -265,6 +268,53 @@ def cmd_classroom(args) -> int:
     return 0
 
 
+def cmd_book(args) -> int:
+    try:
+        chapters = book.build(args.out, full=args.full, chapters=args.chapters,
+                              notebooks=args.notebooks, timeout=args.timeout)
+    except book.BookError as exc:
+        raise CliError(str(exc)) from exc
+    for chapter in chapters:
+        print(f"{chapter.notebook.stem:28s} {chapter.era:11s} {chapter.seconds:7.1f} s  "
+              f"{Path(args.out) / chapter.page}")
+    print(f"wrote {Path(args.out) / 'index.html'}")
+    return 0
+
+
+def cmd_figures(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    try:
+        paths = figures.write_all(args.out, results=args.results, data=args.data,
+                                  crop=args.crop, target_bpp=args.target_bpp)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+    for path in paths:
+        print(f"{path}: {path.stat().st_size // 1024} KB")
+    return 0
+
+
+def _add_book_parsers(sub) -> None:
+    p = sub.add_parser("book", help="run every chapter notebook and write the book as HTML")
+    p.add_argument("out", help="output folder (one page per chapter and index.html)")
+    p.add_argument("--full", action="store_true",
+                   help="run the chapters in full (default: fast mode, FROMSCRATCH_FAST=1)")
+    p.add_argument("--chapters", nargs="+", metavar="NN", help="only these, e.g. 00 07")
+    p.add_argument("--notebooks", help="folder of the chapter notebooks (default: notebooks/)")
+    p.add_argument("--timeout", type=int, default=1800, help="seconds one cell may run")
+    p.set_defaults(func=cmd_book)
+
+    p = sub.add_parser("figures", help="the README's figures, from the package and the weights")
+    p.add_argument("out", nargs="?", default="docs/figures", help="output folder")
+    p.add_argument("--results", help="closing results JSON (default: data/results/closing.json)")
+    p.add_argument("--data", help="folder holding kodak/ (else FROMSCRATCH_DATA, ../shared)")
+    p.add_argument("--crop", type=int, default=192, help="side of the crop, pixels")
+    p.add_argument("--target-bpp", type=float, default=0.3,
+                   help="bit rate the crops are compared at")
+    p.set_defaults(func=cmd_figures)
+
+
 def _add_classroom_parser(sub) -> None:
     p = sub.add_parser("classroom", help="the chapters as nbgrader assignments: release, grade")
     actions = p.add_subparsers(dest="action", required=True)
@@ -336,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     _add_classroom_parser(sub)
+    _add_book_parsers(sub)
     return parser
 
 

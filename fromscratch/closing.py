@@ -42,6 +42,7 @@ from . import bench, metrics
 from .codecs import codec_names
 from .codecs.balle2017 import codec as balle2017_codec
 from .codecs.balle2018 import codec as balle2018_codec
+from .codecs.video import get_video_codec, video_codec_for_data
 from .data import REPO_ROOT, load_video
 from .entropy import huffman_codes
 from .nn.io import load_weights
@@ -137,15 +138,15 @@ def video_curve(frames, fps, codec: str, qualities, label: str | None = None,
     ``frames`` is uint8 (T, H, W, 3); one row per quality with ``codec`` (``label`` or the
     name), ``setting``, ``bpp``, ``psnr``, ``enc_s``, ``dec_s`` and ``megapixels`` (T·H·W/1e6).
     """
-    from . import compress_video, decompress_video  # the public API over the video codecs
-
     rows = []
-    decompress_video(compress_video(frames[:2], codec=codec, fps=fps, **params))  # compile
+    warm = get_video_codec(codec, **params)
+    warm.decode(warm.encode(frames[:2], fps=fps))  # compile the kernels before timing
     for quality in qualities:
+        instance = get_video_codec(codec, quality=quality, **params)
         start = time.perf_counter()
-        data = compress_video(frames, codec=codec, fps=fps, quality=quality, **params)
+        data = instance.encode(frames, fps=fps)
         encoded = time.perf_counter()
-        decoded = decompress_video(data)
+        decoded = video_codec_for_data(data).decode(data)
         done = time.perf_counter()
         rows.append({"codec": label or codec, "setting": f"quality={quality}",
                      "bpp": 8 * len(data) / frames[..., 0].size,

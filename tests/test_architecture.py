@@ -41,6 +41,9 @@ LAYERS = [
     ("fromscratch.bench", 5),
     ("fromscratch.training", 5),
     ("fromscratch.classroom", 5),  # nbgrader over the notebooks; imports no codec
+    ("fromscratch.closing", 5),  # the closing benchmark: every codec, every claim
+    ("fromscratch.book", 5),  # nbclient/nbconvert over the notebooks; imports no codec
+    ("fromscratch.figures", 5),  # the README's figures, over codecs, plots and closing
     ("fromscratch.cli", 6),
     ("fromscratch.__main__", 7),
     ("fromscratch", 6),  # the package's own __init__: the public API over the codecs
