@@ -56,6 +56,7 @@ __all__ = [
     "RULES",
     "bd_verdict",
     "claims",
+    "curve",
     "huffman_bound",
     "image_sweeps",
     "load_results",
@@ -334,7 +335,9 @@ def bd_verdict(rule: str, bd: float, target: float | None = None) -> str:
     raise ValueError(f"unknown rule {rule!r}")
 
 
-def _curve(summary, codec, metric):
+def curve(summary: list[dict], codec: str, metric: str = "psnr") -> tuple[list, list]:
+    """``(bpp, value)`` lists of one codec's lossy points; ``metric`` is ``psnr``, ``ms_ssim``
+    or ``ms_ssim_db`` (``-10 log10(1 - MS-SSIM)``, the scale Rippel & Bourdev compare on)."""
     points = [r for r in summary if r["codec"] == codec and math.isfinite(r["psnr"])]
     bpps = [p["bpp"] for p in points]
     if metric == "ms_ssim_db":
@@ -344,7 +347,7 @@ def _curve(summary, codec, metric):
 
 def _bd(summary, anchor, test, metric="psnr") -> float:
     try:
-        return metrics.bd_rate(*_curve(summary, anchor, metric), *_curve(summary, test, metric))
+        return metrics.bd_rate(*curve(summary, anchor, metric), *curve(summary, test, metric))
     except (ValueError, ZeroDivisionError):
         return math.nan
 
@@ -433,11 +436,11 @@ def claims(results: dict) -> list[dict]:
             f"{_pct(target)} PSNR (published curves; target half of it)", verdict, "saves",
             "" if verdict == "reproduced" else _compute(training, "balle2018"))
     if "gan2017" in have:
-        bpps, db = _curve(rd, "gan2017", "ms_ssim_db")
+        bpps, db = curve(rd, "gan2017", "ms_ssim_db")
         for reference, claimed in CLAIMED_RATIOS.items():
             if reference not in have:
                 continue
-            ratios = [rate_at(*_curve(rd, reference, "ms_ssim_db"), v) / b
+            ratios = [rate_at(*curve(rd, reference, "ms_ssim_db"), v) / b
                       for b, v in zip(bpps, db, strict=True)]
             finite = [r for r in ratios if math.isfinite(r)]
             measured = float(np.mean(finite)) if finite else math.nan
