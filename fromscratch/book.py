@@ -12,6 +12,11 @@ one HTML page by `nbconvert <https://nbconvert.readthedocs.io>`_ (figures embedd
 one file). ``index.html`` lists the chapters with their era (the years in the chapter's title)
 and how long each took to run.
 
+Equations are typeset in the reader's browser by MathJax, which the pages load from a CDN
+(nbconvert's default); offline, they show as TeX source. ``mathjax_url`` points the pages at
+another copy, e.g. Debian's ``libjs-mathjax``:
+``--mathjax-url "file:///usr/share/javascript/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"``.
+
 A chapter that fails stops the build with :class:`BookError`, naming the chapter and the cell:
 its index and the first line of its source. nbclient and nbconvert are the ``book`` extra
 (``pip install -e ".[book]"``, included in ``notebooks`` and ``dev``); they are imported only
@@ -161,7 +166,8 @@ td.n{{text-align:right}}</style></head>
 
 
 def build(out, *, full: bool = False, chapters=None, notebooks=None, timeout: int = 1800,
-          kernel: str = "python3", progress: bool = True) -> list[Chapter]:
+          kernel: str = "python3", mathjax_url: str | None = None,
+          progress: bool = True) -> list[Chapter]:
     """Run the chapters and write ``out/<chapter>.html`` and ``out/index.html``.
 
     Parameters
@@ -176,6 +182,8 @@ def build(out, *, full: bool = False, chapters=None, notebooks=None, timeout: in
         Folder of the chapter notebooks (default: the repository's ``notebooks/``).
     timeout : int
         Seconds one cell may run.
+    mathjax_url : str, optional
+        Where the pages load MathJax 2 from (default: nbconvert's CDN address).
 
     Raises
     ------
@@ -187,6 +195,8 @@ def build(out, *, full: bool = False, chapters=None, notebooks=None, timeout: in
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     exporter = nbconvert.HTMLExporter(template_name="lab")
+    if mathjax_url:
+        exporter.mathjax_url = mathjax_url
     built = []
     with tqdm(paths, desc="book", unit="chapter", disable=not progress) as bar:
         for path in bar:

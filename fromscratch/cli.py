@@ -271,7 +271,8 @@ def cmd_classroom(args) -> int:
 def cmd_book(args) -> int:
     try:
         chapters = book.build(args.out, full=args.full, chapters=args.chapters,
-                              notebooks=args.notebooks, timeout=args.timeout)
+                              notebooks=args.notebooks, timeout=args.timeout,
+                              mathjax_url=args.mathjax_url)
     except book.BookError as exc:
         raise CliError(str(exc)) from exc
     for chapter in chapters:
@@ -303,6 +304,8 @@ def _add_book_parsers(sub) -> None:
     p.add_argument("--chapters", nargs="+", metavar="NN", help="only these, e.g. 00 07")
     p.add_argument("--notebooks", help="folder of the chapter notebooks (default: notebooks/)")
     p.add_argument("--timeout", type=int, default=1800, help="seconds one cell may run")
+    p.add_argument("--mathjax-url", help="MathJax 2 for the pages (default: a CDN; offline, "
+                   "e.g. file:///usr/share/javascript/mathjax/MathJax.js?config=TeX-AMS_CHTML-full)")
     p.set_defaults(func=cmd_book)
 
     p = sub.add_parser("figures", help="the README's figures, from the package and the weights")

@@ -80,7 +80,7 @@ VIDEO_SWEEPS = {"mc-dct": (15, 25, 35, 50, 65, 80), "intra-jpeg": (20, 35, 50, 6
 #: The verdict rules, as stated in chapter 07 (the thresholds are the code's).
 RULES = {
     "bound": "reproduced if 0 <= L - H < 1 on every image, else not",
-    "same": "reproduced if |BD-rate| <= 2 %, partly if <= 10 %, else not",
+    "same": "reproduced if the BD-rate is within ±2 %, partly if within ±10 %, else not",
     "approx": "reproduced if BD-rate <= +10 %, partly if <= +50 %, else not",
     "beats": "reproduced if BD-rate < 0 in PSNR and MS-SSIM, partly if in one, else not",
     "near": "reproduced if BD-rate <= +5 %, partly if <= +25 %, else not",
