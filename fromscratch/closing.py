@@ -353,7 +353,9 @@ def _bd(summary, anchor, test, metric="psnr") -> float:
 
 
 def _compute(training: list[dict], kind: str) -> str:
-    rows = [r for r in training if r["kind"] == kind]
+    prefix = f"{kind}_q"  # the shipped qualities, not e.g. an ablation's files
+    rows = [r for r in training if r["file"].startswith(prefix)
+            and r["file"].removeprefix(prefix).removesuffix(".npz").isdigit()]
     if not rows:
         return ""
     steps = ", ".join(f"{r['steps']:,}" for r in rows)
