@@ -143,11 +143,12 @@ def gdn_forward(x, beta, gamma, inverse: bool = False):
     # channels first, (C, N*H*W): the 1x1 convolution over channels is then one GEMM for the
     # whole batch, and every other step is element-wise
     xc = channels_first(x.astype(gamma.dtype, copy=False))
-    norm = xp.matmul(gamma, xc * xc)
+    square = xc * xc                           # kept: the backward pass needs it for dgamma
+    norm = xp.matmul(gamma, square)
     norm += beta.reshape(-1, 1)
     root = xp.sqrt(norm, out=norm)             # sqrt(norm), in place: no second temporary
     out = xc * root if inverse else xc / root
-    return batch_first(out, n, h, w), (xc, root, gamma, inverse, x.shape)
+    return batch_first(out, n, h, w), (xc, square, root, gamma, inverse, x.shape)
 
 
 def gdn_band_rows(shape, itemsize: int, band_bytes: int = BAND_BYTES) -> int:
@@ -213,29 +214,32 @@ def gdn_backward(dout, cache):
     ``dbeta`` and ``dgamma`` are gradients of the *effective* ``beta`` and ``gamma``; the module
     carries them through the reparameterisation.
     """
-    xc, root, gamma, inverse, shape = cache
+    xc, square, root, gamma, inverse, shape = cache
     xp = array_module(dout)
     if tuple(dout.shape) != tuple(shape):
         raise ValueError(f"GDN backward: gradient shape {tuple(dout.shape)}, expected "
                          f"{tuple(shape)}")
     g = channels_first(dout.astype(xc.dtype, copy=False))          # (C, N*H*W)
+    # p = 2q up to its sign, so that 2 x_k sum_i gamma_ik q_i needs no extra pass to double it
+    # (the factors are powers of two: the results equal the plain formulas bit for bit)
     if inverse:
         dx = g * root                           # the direct term g * f(norm)
-        q = g * xc
-        q /= root
-        q *= 0.5                                # q = 1/2 g x / sqrt(norm)
+        p = g * xc
+        p /= root                               # p = 2q = g x / sqrt(norm)
     else:
         dx = g / root
-        q = dx * xc
-        q /= root
-        q /= root
-        q *= -0.5                               # q = -1/2 g x / norm^(3/2)
-    back = xp.matmul(gamma.T, q)                # sum_i gamma_ik q_i
+        p = dx * xc
+        p /= root
+        p /= root                               # p = -2q = g x / norm^(3/2)
+    back = xp.matmul(gamma.T, p)                # +-2 sum_i gamma_ik q_i
     back *= xc
-    back *= 2
-    dx += back
+    if inverse:
+        dx += back
+    else:
+        dx -= back
+    q = xp.multiply(p, 0.5 if inverse else -0.5, out=p)
     dbeta = q.sum(axis=1)
-    dgamma = xp.matmul(q, (xc * xc).T)
+    dgamma = xp.matmul(q, square.T)
     n, _, h, w = shape
     return batch_first(dx, n, h, w), dbeta, dgamma
 
