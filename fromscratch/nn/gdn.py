@@ -143,12 +143,11 @@ def gdn_forward(x, beta, gamma, inverse: bool = False):
     # channels first, (C, N*H*W): the 1x1 convolution over channels is then one GEMM for the
     # whole batch, and every other step is element-wise
     xc = channels_first(x.astype(gamma.dtype, copy=False))
-    square = xc * xc                           # kept: the backward pass needs it for dgamma
-    norm = xp.matmul(gamma, square)
+    norm = xp.matmul(gamma, xc * xc)
     norm += beta.reshape(-1, 1)
     root = xp.sqrt(norm, out=norm)             # sqrt(norm), in place: no second temporary
     out = xc * root if inverse else xc / root
-    return batch_first(out, n, h, w), (xc, square, root, gamma, inverse, x.shape)
+    return batch_first(out, n, h, w), (xc, root, gamma, inverse, x.shape)
 
 
 def gdn_band_rows(shape, itemsize: int, band_bytes: int = BAND_BYTES) -> int:
@@ -214,7 +213,7 @@ def gdn_backward(dout, cache):
     ``dbeta`` and ``dgamma`` are gradients of the *effective* ``beta`` and ``gamma``; the module
     carries them through the reparameterisation.
     """
-    xc, square, root, gamma, inverse, shape = cache
+    xc, root, gamma, inverse, shape = cache
     xp = array_module(dout)
     if tuple(dout.shape) != tuple(shape):
         raise ValueError(f"GDN backward: gradient shape {tuple(dout.shape)}, expected "
@@ -239,7 +238,8 @@ def gdn_backward(dout, cache):
         dx -= back
     q = xp.multiply(p, 0.5 if inverse else -0.5, out=p)
     dbeta = q.sum(axis=1)
-    dgamma = xp.matmul(q, square.T)
+    # x**2 again, into ``back``'s memory: no new array, and none kept from the forward pass
+    dgamma = xp.matmul(q, xp.multiply(xc, xc, out=back).T)
     n, _, h, w = shape
     return batch_first(dx, n, h, w), dbeta, dgamma
 
