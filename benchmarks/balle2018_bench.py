@@ -8,7 +8,8 @@ One run codes every Kodak image with every shipped model (``data/weights/balle20
 reports
 
 * the RD table (mean bpp, PSNR, MS-SSIM, encode/decode ms),
-* BD-rates of ``balle2018`` against Pillow JPEG, ``balle2017``, HEVC and AVIF,
+* BD-rates of ``balle2018`` against Pillow JPEG, ``balle2017``, HEVC and AVIF, in PSNR and in
+  MS-SSIM (dB, ``-10 log10(1 - MS-SSIM)``),
 * the side information (the z stream) as a share of the rate, per quality,
 * per image and quality, the real payload against the estimate ``-sum log2 p`` (z and y),
 * what the integer hyper-synthesis costs: the share of latents whose table differs from the one a
@@ -106,17 +107,19 @@ def main() -> None:
     print(f"{len(images)} Kodak image(s)")
     print(bench.format_table(summary))
 
-    print("\nBD-rate / BD-PSNR of balle2018 (PSNR, pchip; negative = fewer bits):")
     anchors = ["pillow-jpeg", "balle2017", "pillow-avif"] + (["pillow-heif"] if heif else [])
-    for anchor in anchors:
-        tested = ("balle2018", "balle2017", "pillow-webp", "pillow-avif", "pillow-heif")
-        for codec, result in bench.bd_against(summary, anchor, [c for c in tested
-                                                                 if c != anchor]).items():
-            if codec not in {r["codec"] for r in summary}:
-                continue
-            shown = (f"not defined: {result}" if isinstance(result, str)
-                     else f"{result[0]:+7.1f} %   {result[1]:+6.2f} dB")
-            print(f"  {codec:14s} vs {anchor:14s} {shown}")
+    tested = ("balle2018", "balle2017", "pillow-webp", "pillow-avif", "pillow-heif")
+    for metric, name in (("psnr", "PSNR"), ("ms_ssim_db", "MS-SSIM in dB, -10 log10(1 - m)")):
+        print(f"\nBD-rate / BD-{metric} ({name}, pchip; negative = fewer bits):")
+        for anchor in anchors:
+            for codec, result in bench.bd_against(summary, anchor,
+                                                  [c for c in tested if c != anchor],
+                                                  metric).items():
+                if codec not in {r["codec"] for r in summary}:
+                    continue
+                shown = (f"not defined: {result}" if isinstance(result, str)
+                         else f"{result[0]:+7.1f} %   {result[1]:+6.2f} dB")
+                print(f"  {codec:14s} vs {anchor:14s} {shown}")
 
     estimate_rows = estimates(images, qualities)
     print("\nper quality: side information share, real / estimate, tables a float h_s would "

@@ -49,6 +49,19 @@ def test_summary_is_the_mean_per_setting(rows):
     assert "pillow-jpeg (ref)" in table and "quality=80" in table
 
 
+def test_ms_ssim_in_decibels(rows):
+    assert bench.ms_ssim_db(0.9) == pytest.approx(10.0)
+    assert bench.ms_ssim_db(0.99) == pytest.approx(20.0)
+    assert math.isinf(bench.ms_ssim_db(1.0)) and math.isnan(bench.ms_ssim_db(math.nan))
+    summary = bench.summarize(rows)
+    assert summary[0]["ms_ssim_db"] == pytest.approx(-10 * math.log10(1 - summary[0]["ms_ssim"]))
+    assert summary[1]["ms_ssim_db"] > summary[0]["ms_ssim_db"]
+    shifted = summary + [{**s, "codec": "cheaper", "bpp": 0.5 * s["bpp"]}
+                         for s in summary if s["codec"] == "pillow-jpeg"]
+    result = bench.bd_against(shifted, "pillow-jpeg", ["cheaper"], "ms_ssim_db")["cheaper"]
+    assert result[0] == pytest.approx(-50.0, abs=1e-6) and result[1] > 0
+
+
 def test_files_and_plot(rows, tmp_path):
     summary = bench.summarize(rows)
     bench.save_csv(rows, tmp_path / "rows.csv")

@@ -26,7 +26,15 @@ Two implementations of each, pinned to equal results by ``tests/test_nn_conv.py`
   (``x[..., ow*2 + j]``) does not vectorise, so the kernels first split each padded input row into
   its ``sw`` *phases* (columns ``r, r + sw, r + 2*sw, ...``): in a phase, the pixels a tap reads
   for consecutive ``ow`` are consecutive, and each row of columns becomes a contiguous copy (or
-  addition) that LLVM turns into SIMD code. This doubles the speed at stride 2.
+  addition) that LLVM turns into SIMD code. This doubles the speed at stride 2. ``im2col_kernel``
+  goes one step further and splits each padded (image, channel) plane once into its ``sh*sw``
+  2-D phases (:func:`_split_phases`, about the size of the plane, so it stays in L1): every
+  input row is then split once instead of once per kernel row that reads it, and each tap
+  ``(i, j)`` writes its ``Ho x Wo`` block of a column row front to back, from phase
+  ``(i % sh, j % sw)`` shifted by ``(i // sh, j // sw)`` (1.2-2x faster than splitting row by
+  row). ``col2im_kernel`` keeps the row-by-row form (summing the taps into whole-plane phases
+  measured no faster); its loops carry no bounds test, the range of each phase's columns that
+  land inside the image being worked out first (20 % faster than testing every column).
 
 Three small helpers at the end serve the GEMMs around these copies: :func:`channels_first`
 (N, C, H, W) -> (C, N*H*W) and :func:`batch_first` back, so that a map over channels is one GEMM
@@ -122,34 +130,45 @@ def col2im_reference(cols, image_shape, kernel, stride, padding, out_size):
 
 
 @njit(cache=True)
+def _split_phases(plane, sh, sw, ph, pw, phases):  # pragma: no cover - compiled
+    """``phases[rh, rw, a, b] = padded plane[a*sh + rh, b*sw + rw]`` (zero in the padding)."""
+    height, width = plane.shape
+    for rh in range(sh):
+        for a in range(phases.shape[2]):
+            y = a * sh + rh - ph
+            for rw in range(sw):
+                target = phases[rh, rw, a]
+                if y < 0 or y >= height:
+                    target[:] = 0
+                    continue
+                source = plane[y]
+                for b in range(phases.shape[3]):
+                    col = b * sw + rw - pw
+                    target[b] = source[col] if 0 <= col < width else 0
+
+
+@njit(cache=True)
 def im2col_kernel(x, kh, kw, sh, sw, ph, pw, out_h, out_w, cols):  # pragma: no cover - compiled
     """Fill ``cols`` (C*kh*kw, N*Ho*Wo) from ``x`` (N, C, H, W); see the module docstring."""
-    n_images, channels, height, width = x.shape
+    n_images, channels = x.shape[:2]
     n_positions = out_h * out_w
-    # phase r of a padded row: its columns r, r + sw, r + 2*sw, ...
-    phase_len = out_w + (kw - 1) // sw + 1
-    phases = np.zeros((sw, phase_len), dtype=x.dtype)
+    # the phases of one padded plane: tap (i, j) at output (oh, ow) reads padded pixel
+    # (oh*sh + i, ow*sw + j) = phase (i % sh, j % sw), position (oh + i//sh, ow + j//sw)
+    phases = np.empty((sh, sw, out_h + (kh - 1) // sh, out_w + (kw - 1) // sw), dtype=x.dtype)
     for n in range(n_images):
+        start = n * n_positions
         for c in range(channels):
+            _split_phases(x[n, c], sh, sw, ph, pw, phases)
             for i in range(kh):
-                for oh in range(out_h):
-                    y = oh * sh + i - ph
-                    start = n * n_positions + oh * out_w
-                    if y < 0 or y >= height:  # the whole row is padding
-                        for j in range(kw):
-                            cols[(c * kh + i) * kw + j, start:start + out_w] = 0
-                        continue
-                    source = x[n, c, y]
-                    for r in range(sw):
-                        for k in range(phase_len):
-                            col = k * sw + r - pw
-                            phases[r, k] = source[col] if 0 <= col < width else 0
-                    for j in range(kw):
-                        phase = phases[j % sw]
-                        shift = j // sw
-                        target = cols[(c * kh + i) * kw + j]
+                for j in range(kw):
+                    source = phases[i % sh, j % sw]
+                    di, dj = i // sh, j // sw
+                    # one (Ho, Wo) block of a row of ``cols``, written front to back
+                    target = cols[(c * kh + i) * kw + j, start:start + n_positions]
+                    for oh in range(out_h):
+                        row = source[oh + di]
                         for ow in range(out_w):
-                            target[start + ow] = phase[shift + ow]
+                            target[oh * out_w + ow] = row[dj + ow]
 
 
 @njit(cache=True)
@@ -172,15 +191,18 @@ def col2im_kernel(cols, kh, kw, sh, sw, ph, pw, out_h, out_w, x):  # pragma: no 
                     for j in range(kw):
                         phase = phases[j % sw]
                         shift = j // sw
-                        source = cols[(c * kh + i) * kw + j]
+                        source = cols[(c * kh + i) * kw + j, start:start + out_w]
                         for ow in range(out_w):
-                            phase[shift + ow] += source[start + ow]
+                            phase[shift + ow] += source[ow]
+                    # add phase r back onto columns k*sw + r - pw, for the k inside the image
+                    # (bounds worked out once per phase: no test in the loop)
                     target = x[n, c, y]
                     for r in range(sw):
-                        for k in range(phase_len):
-                            col = k * sw + r - pw
-                            if 0 <= col < width:
-                                target[col] += phases[r, k]
+                        first = max(0, (pw - r + sw - 1) // sw)
+                        stop = min(phase_len, (width - 1 + pw - r) // sw + 1)
+                        phase = phases[r]
+                        for k in range(first, stop):
+                            target[k * sw + r - pw] += phase[k]
 
 
 # --- validated dispatch --------------------------------------------------------------------------

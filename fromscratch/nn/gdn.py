@@ -219,23 +219,27 @@ def gdn_backward(dout, cache):
         raise ValueError(f"GDN backward: gradient shape {tuple(dout.shape)}, expected "
                          f"{tuple(shape)}")
     g = channels_first(dout.astype(xc.dtype, copy=False))          # (C, N*H*W)
+    # p = 2q up to its sign, so that 2 x_k sum_i gamma_ik q_i needs no extra pass to double it
+    # (the factors are powers of two: the results equal the plain formulas bit for bit)
     if inverse:
         dx = g * root                           # the direct term g * f(norm)
-        q = g * xc
-        q /= root
-        q *= 0.5                                # q = 1/2 g x / sqrt(norm)
+        p = g * xc
+        p /= root                               # p = 2q = g x / sqrt(norm)
     else:
         dx = g / root
-        q = dx * xc
-        q /= root
-        q /= root
-        q *= -0.5                               # q = -1/2 g x / norm^(3/2)
-    back = xp.matmul(gamma.T, q)                # sum_i gamma_ik q_i
+        p = dx * xc
+        p /= root
+        p /= root                               # p = -2q = g x / norm^(3/2)
+    back = xp.matmul(gamma.T, p)                # +-2 sum_i gamma_ik q_i
     back *= xc
-    back *= 2
-    dx += back
+    if inverse:
+        dx += back
+    else:
+        dx -= back
+    q = xp.multiply(p, 0.5 if inverse else -0.5, out=p)
     dbeta = q.sum(axis=1)
-    dgamma = xp.matmul(q, (xc * xc).T)
+    # x**2 again, into ``back``'s memory: no new array, and none kept from the forward pass
+    dgamma = xp.matmul(q, xp.multiply(xc, xc, out=back).T)
     n, _, h, w = shape
     return batch_first(dx, n, h, w), dbeta, dgamma
 
