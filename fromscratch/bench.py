@@ -32,11 +32,14 @@ from .data import REPO_ROOT, load_image
 __all__ = [
     "bd_against",
     "curve",
+    "equal_quality_ratio",
     "format_table",
     "load_published",
     "measure",
+    "measure_codecs",
     "plot_rd",
     "published_results_path",
+    "rate_at",
     "rd_curve",
     "save_csv",
     "save_json",
@@ -152,9 +155,38 @@ def ms_ssim_db(value: float) -> float:
     return math.inf if value >= 1 else -10 * math.log10(1 - value)
 
 
+def measure_codecs(label: str, codecs, images, *, detail: bool = False) -> list[dict]:
+    """Like :func:`rd_curve` for codec *instances* (one not in the registry, e.g. a model from
+    an explicit weight file): one :func:`measure` row per image and setting, labelled ``label``.
+
+    Parameters
+    ----------
+    label : str
+        The rows' ``codec`` (what tables and plots call it).
+    codecs : iterable of (str, codec)
+        ``(setting label, codec instance)`` pairs, lowest rate first.
+    images : list
+        As for :func:`rd_curve`.
+    detail : bool
+        Add ``detail``, :func:`fromscratch.metrics.detail_ratio` of each decoded image.
+    """
+    named = _named_images(images)
+    rows = []
+    for setting, codec in codecs:
+        warm_up(codec, named[0][1])
+        for name, image in named:
+            row, decoded = measure(codec, name, image, setting)
+            row["codec"] = label
+            if detail:
+                row["detail"] = metrics.detail_ratio(decoded, image)
+            rows.append(row)
+    return rows
+
+
 def summarize(rows: list[dict]) -> list[dict]:
-    """Average rows per (codec, setting): mean bytes, bpp, PSNR, MS-SSIM and times, and
-    ``ms_ssim_db``, the mean MS-SSIM in decibels (:func:`ms_ssim_db`).
+    """Average rows per (codec, setting): mean bytes, bpp, PSNR, MS-SSIM and times (and the
+    detail ratio where every row of the group has one), and ``ms_ssim_db``, the mean MS-SSIM
+    in decibels (:func:`ms_ssim_db`).
 
     PSNR stays ``inf`` for lossless settings. Settings keep the order they first appear in.
     """
@@ -165,7 +197,10 @@ def summarize(rows: list[dict]) -> list[dict]:
     for (codec, setting), group in groups.items():
         entry = {"codec": codec, "reference": group[0]["reference"], "setting": setting,
                  "images": len(group)}
-        for key in ("bytes", "bpp", "psnr", "ms_ssim", "enc_s", "dec_s"):
+        keys = ("bytes", "bpp", "psnr", "ms_ssim", "enc_s", "dec_s")
+        if all("detail" in row for row in group):
+            keys += ("detail",)
+        for key in keys:
             entry[key] = float(np.mean([row[key] for row in group]))
         entry["ms_ssim_db"] = ms_ssim_db(entry["ms_ssim"])
         summary.append(entry)
@@ -285,6 +320,35 @@ def curve(summary: list[dict], codec: str, metric: str = "psnr") -> tuple[list, 
     """``(bpp, metric)`` lists of one codec's :func:`summarize` rows, in sweep order."""
     points = [row for row in summary if row["codec"] == codec]
     return [p["bpp"] for p in points], [p[metric] for p in points]
+
+
+def rate_at(summary: list[dict], codec: str, metric: str, value: float) -> float:
+    """The rate (bpp) at which ``codec`` reaches ``metric == value``: linear interpolation in
+    log-rate between the two points of its curve around ``value``.
+
+    NaN when ``value`` lies outside the codec's range (no extrapolation). The curve must be
+    monotonic in ``metric``, as rate-distortion curves are.
+    """
+    bpps, values = curve(summary, codec, metric)
+    if not bpps:
+        raise ValueError(f"no points of {codec!r} in the summary")
+    order = np.argsort(values)
+    values, log_bpps = np.asarray(values)[order], np.log(np.asarray(bpps)[order])
+    if not values[0] <= value <= values[-1]:
+        return math.nan
+    return float(np.exp(np.interp(value, values, log_bpps)))
+
+
+def equal_quality_ratio(summary: list[dict], tested: str, reference: str,
+                        metric: str = "ms_ssim") -> list[tuple[str, float]]:
+    """Bytes of ``reference`` over bytes of ``tested`` at equal ``metric``, per tested point.
+
+    For each point of ``tested``, :func:`rate_at` of ``reference`` at the point's ``metric``
+    divided by the point's bpp: 2.0 means the reference needs twice the bytes for the same
+    quality. Returns ``[(setting, ratio)]``, NaN where the reference's curve does not reach.
+    """
+    return [(p["setting"], rate_at(summary, reference, metric, p[metric]) / p["bpp"])
+            for p in summary if p["codec"] == tested]
 
 
 def bd_against(summary: list[dict], anchor: str, codecs, metric: str = "psnr") -> dict:

@@ -241,8 +241,8 @@ def detail_ratio(reconstruction, original, cutoff: float = DETAIL_CUTOFF) -> flo
     opposite borders of the periodic FFT would count as texture), and are Fourier-transformed.
     The ratio is
 
-    .. math:: rac{\sum_{|f| > f_c} |\hat Y_{rec}(f)|^2}{\sum_{|f| > f_c} |\hat Y_{orig}(f)|^2},
-              \qquad |f| = \sqrt{f_y^2 + f_x^2}\ 	ext{cycles/pixel},\ f_c = 0.25.
+    .. math:: \frac{\sum_{|f| > f_c} |\hat Y_{rec}(f)|^2}{\sum_{|f| > f_c} |\hat Y_{orig}(f)|^2},
+              \qquad |f| = \sqrt{f_y^2 + f_x^2}\ \text{cycles/pixel},\ f_c = 0.25.
 
     Parameters
     ----------

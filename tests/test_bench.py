@@ -111,3 +111,32 @@ def test_curves_bd_deltas_and_the_rd_figure(rows, tmp_path):
     assert isinstance(results["raw"], str)  # lossless: no curve to compare
     bench.save_rd_figure(summary, tmp_path / "rd.png", "on two crops", max_bpp=3)
     assert (tmp_path / "rd.png").stat().st_size > 1000
+
+
+def test_measure_codecs_labels_instances_and_averages_the_detail_ratio(images):
+    from fromscratch.codecs import get_codec
+
+    codecs = [("q=30", get_codec("pillow-jpeg", quality=30)), ("q=90", get_codec("pillow-jpeg"))]
+    rows = bench.measure_codecs("my jpeg", codecs, images, detail=True)
+    assert [(r["codec"], r["setting"]) for r in rows[:2]] == [("my jpeg", "q=30")] * 2
+    decoded = get_codec("pillow-jpeg", quality=30)
+    first = decoded.decode(decoded.encode(images[0][1]))
+    assert rows[0]["detail"] == pytest.approx(metrics.detail_ratio(first, images[0][1]))
+    summary = bench.summarize(rows)
+    assert summary[0]["detail"] == pytest.approx(np.mean([r["detail"] for r in rows[:2]]))
+    without = [{k: v for k, v in row.items() if k != "detail"} for row in rows[:2]]
+    assert "detail" not in bench.summarize(without)[0]
+
+
+def test_rate_at_and_equal_quality_ratio():
+    summary = [{"codec": "ref", "setting": s, "bpp": b, "ms_ssim": m}
+               for s, b, m in (("a", 0.1, 0.90), ("b", 0.4, 0.96))]
+    summary.append({"codec": "new", "setting": "x", "bpp": 0.1, "ms_ssim": 0.93})
+    summary.append({"codec": "new", "setting": "y", "bpp": 0.1, "ms_ssim": 0.99})
+    # halfway in MS-SSIM is halfway in log-rate: the geometric mean of 0.1 and 0.4
+    assert bench.rate_at(summary, "ref", "ms_ssim", 0.93) == pytest.approx(0.2)
+    assert math.isnan(bench.rate_at(summary, "ref", "ms_ssim", 0.97))
+    ratios = bench.equal_quality_ratio(summary, "new", "ref")
+    assert ratios[0] == ("x", pytest.approx(2.0)) and math.isnan(ratios[1][1])
+    with pytest.raises(ValueError, match="no points"):
+        bench.rate_at(summary, "absent", "ms_ssim", 0.9)

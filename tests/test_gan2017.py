@@ -89,3 +89,20 @@ def test_damaged_payloads_decode_or_raise(codec, data):
 def test_missing_weights_name_the_file():
     with pytest.raises(nn.WeightsError, match=r"gan2017_q77\.npz"):
         get_codec("gan2017", quality=77).encode(np.zeros((16, 16, 3), np.uint8))
+
+
+def test_a_codec_from_an_explicit_weight_file(codec, tmp_path):
+    """``from_weights``: a model that is not shipped (an ablation, an export) by its path; its
+    streams decode with it, and the file's kind is checked."""
+    path = tmp_path / "ablation.npz"
+    path.write_bytes(balle2017.weights_path(QUALITIES[0], "gan2017").read_bytes())
+    by_path = fromscratch.codecs.gan2017.Gan2017Codec.from_weights(path)
+    assert by_path.weights_file == path and "from_weights" in repr(by_path)
+    data = by_path.encode(IMAGE)
+    assert by_path.encode_payload(IMAGE) == codec.encode_payload(IMAGE)
+    np.testing.assert_array_equal(by_path.decode(data), codec.decode(codec.encode(IMAGE)))
+    assert by_path.with_params(quality=5).weights_file == path
+    with pytest.raises(nn.WeightsError, match="not a gan2017 weight file"):
+        fromscratch.codecs.gan2017.Gan2017Codec.from_weights(balle2017.weights_path(1))
+    with pytest.raises(nn.WeightsError, match="no such weight file"):
+        fromscratch.codecs.gan2017.Gan2017Codec.from_weights(tmp_path / "missing.npz")

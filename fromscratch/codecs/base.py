@@ -175,6 +175,12 @@ class ContainerCodec(_CodecBase, ABC):
     def decode_payload(self, payload: bytes, shape: tuple[int, ...]) -> np.ndarray:
         """Rebuild the image of ``shape`` from the payload; BitstreamError if it cannot."""
 
+    def with_params(self, **params: Any) -> ContainerCodec:
+        """A codec like this one with ``params`` (those of a stream's header): :meth:`decode`
+        decodes with it. A codec that holds more than its parameters (a weight file given by
+        path, say) carries it over here."""
+        return type(self)(**params)
+
     def encode(self, image) -> bytes:
         image = as_image(image)
         payload = self.encode_payload(image)
@@ -187,7 +193,7 @@ class ContainerCodec(_CodecBase, ABC):
                 f"stream was written by codec {header.codec!r}, not {self.name!r}"
             )
         try:
-            codec = type(self)(**header.params)
+            codec = self.with_params(**header.params)
         except ValueError as exc:
             raise BitstreamError(f"invalid codec parameters in the header: {exc}") from None
         image = codec.decode_payload(payload, header.shape)

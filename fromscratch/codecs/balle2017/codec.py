@@ -238,8 +238,39 @@ class Balle2017Codec(ContainerCodec):
     }
 
     settings = tuple({"quality": q} for q in available_qualities())  # empty until trained
+    #: The weight file given to :meth:`from_weights`; None: the shipped file of ``quality``.
+    weights_file: Path | None = None
+
+    @classmethod
+    def from_weights(cls, path) -> Balle2017Codec:
+        """A codec that codes with the weight file at ``path`` instead of a shipped quality.
+
+        For models that are not shipped: a training run's export, or chapter 5's ablation
+        (``gan2017`` fine-tuned without the adversary). The file must be of this codec's kind
+        (``nn.WeightsError`` otherwise, raised here). Its streams carry the default ``quality``
+        in their header and decode with this codec, or another built from the same file; the
+        registry's codec would decode them with a shipped model instead.
+        """
+        codec = cls()
+        codec.weights_file = Path(path)
+        codec.model()
+        return codec
+
+    def with_params(self, **params) -> Balle2017Codec:
+        codec = super().with_params(**params)
+        codec.weights_file = self.weights_file
+        return codec
+
+    def __repr__(self) -> str:
+        if self.weights_file is None:
+            return super().__repr__()
+        return f"{type(self).__name__}.from_weights({str(self.weights_file)!r})"
 
     def model(self) -> LoadedModel:
+        if self.weights_file is not None:
+            if not self.weights_file.is_file():
+                raise nn.WeightsError(f"{self.weights_file}: no such weight file")
+            return load_model(str(self.weights_file), self.name)
         path = weights_path(self.params["quality"], self.name)
         if not path.exists():
             raise missing_weights(path, self.params["quality"], self.name,
