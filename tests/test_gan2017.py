@@ -28,7 +28,11 @@ def test_shipped_files_record_their_source_and_commands():
     for quality in QUALITIES:
         hyper = nn.load_weights(balle2017.weights_path(quality, "gan2017")).hyperparams
         assert hyper["kind"] == "gan2017"
-        assert hyper["source"].startswith("balle2017_q")
+        assert hyper["source"].endswith(".npz")
+        # The source is a balle2017 model (shipped or trained for this quality): its training
+        # commands come first in the chain, the adversarial fine-tune last.
+        assert any(c.startswith("python -m fromscratch train balle2017 ")
+                   for c in hyper["commands"])
         assert hyper["commands"][-1].startswith("python -m fromscratch train gan2017 ")
         assert balle2017.weights_path(quality, "gan2017").stat().st_size < 4e6
 
@@ -42,16 +46,29 @@ def test_round_trip_any_size_and_gray(codec, shape):
     assert codec.encode(image) == data
 
 
-def test_same_payload_as_balle2017_other_pixels(codec):
+def _shipped_sources():
+    """(gan2017 quality, balle2017 quality) for the models whose source file ships."""
+    pairs = []
+    for quality in QUALITIES:
+        source = nn.load_weights(balle2017.weights_path(quality, "gan2017")).hyperparams["source"]
+        number = source.removeprefix("balle2017_q").removesuffix(".npz")
+        if number.isdigit() and int(number) in balle2017.available_qualities():
+            pairs.append((quality, int(number)))
+    return pairs
+
+
+def test_same_payload_as_balle2017_other_pixels():
     """The encoder and tables are the source's: identical payload bytes, different decoding."""
-    source = nn.load_weights(balle2017.weights_path(QUALITIES[0], "gan2017")).hyperparams["source"]
-    quality = int(source.removeprefix("balle2017_q").removesuffix(".npz"))
-    reference = get_codec("balle2017", quality=quality)
-    payload = codec.encode_payload(IMAGE)
-    assert payload == reference.encode_payload(IMAGE)
-    ours = codec.decode_payload(payload, IMAGE.shape)
-    theirs = reference.decode_payload(payload, IMAGE.shape)
-    assert not np.array_equal(ours, theirs)
+    pairs = _shipped_sources()
+    assert pairs, "at least one gan2017 model decodes a shipped balle2017 model's bytes"
+    for quality, source_quality in pairs:
+        codec = get_codec("gan2017", quality=quality)
+        reference = get_codec("balle2017", quality=source_quality)
+        payload = codec.encode_payload(IMAGE)
+        assert payload == reference.encode_payload(IMAGE)
+        ours = codec.decode_payload(payload, IMAGE.shape)
+        theirs = reference.decode_payload(payload, IMAGE.shape)
+        assert not np.array_equal(ours, theirs)
 
 
 def test_bad_streams_raise_bitstream_error(codec):
@@ -106,3 +123,14 @@ def test_a_codec_from_an_explicit_weight_file(codec, tmp_path):
         fromscratch.codecs.gan2017.Gan2017Codec.from_weights(balle2017.weights_path(1))
     with pytest.raises(nn.WeightsError, match="no such weight file"):
         fromscratch.codecs.gan2017.Gan2017Codec.from_weights(tmp_path / "missing.npz")
+
+
+def test_shipped_ablations_match_their_gan2017_model():
+    """Each ablation is its model's fine-tune without the adversary: same source, same steps."""
+    ablations = sorted(balle2017.WEIGHTS_DIR.glob("gan2017_ablation_q*.npz"))
+    for path in ablations:
+        quality = int(path.stem.removeprefix("gan2017_ablation_q"))
+        ablation = nn.load_weights(path).hyperparams
+        model = nn.load_weights(balle2017.weights_path(quality, "gan2017")).hyperparams
+        assert ablation["beta"] == 0 and model["beta"] > 0
+        assert (ablation["source"], ablation["steps"]) == (model["source"], model["steps"])
