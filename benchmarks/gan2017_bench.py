@@ -21,10 +21,9 @@ learned codecs on a GPU). Then
 
 * the seed's claims as a table: per reference, the byte ratio at equal MS-SSIM of every gan2017
   point (``bench.equal_quality_ratio``: the reference's rate interpolated linearly in log-rate at
-  the same MS-SSIM, over gan2017's rate) beside the claimed 2.5x (JPEG), 2.5x (JPEG 2000),
-  2x (WebP) and 1.7x (HEVC/BPG), and whether it is reproduced: "yes" (every point reaches the
-  claim), "partly" (some do), "no" (none does), "n/a" (the curves do not overlap), "not
-  installed";
+  the same MS-SSIM, over gan2017's rate) and their geometric mean beside the claimed 2.5x
+  (JPEG), 2.5x (JPEG 2000), 2x (WebP) and 1.7x (HEVC/BPG), with chapter 07's verdict on that mean
+  (``closing.ratio_verdict``: reproduced, partly, not, not measurable) or "not installed";
 * BD-rates in MS-SSIM (dB) and in PSNR of gan2017 against Pillow JPEG, against ``balle2017`` and
   against the ablation (and of those two against JPEG), wherever both curves have enough points.
 
@@ -41,21 +40,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from fromscratch import backend, bench
+from fromscratch import backend, bench, closing
 from fromscratch.codecs import balle2017, codec_names, get_codec
 from fromscratch.codecs.gan2017 import Gan2017Codec
 from fromscratch.data import kodak_paths, load_image
 
-# Quality 2 is left out: Pillow's tables at 1 and 2 clip to the same values (identical bytes).
-JPEG_QUALITIES = (1, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 30, 40, 50, 60, 75, 90, 95)
 REFERENCES = {
-    "pillow-jpeg": tuple({"quality": q} for q in JPEG_QUALITIES),
+    "pillow-jpeg": tuple({"quality": q} for q in closing.JPEG_LOW_QUALITIES),
     "pillow-webp": tuple({"quality": q} for q in (0, 2, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90)),
     "pillow-jpeg2000": tuple({"ratio": r} for r in (400, 300, 200, 150, 120, 80, 50, 32, 20, 12)),
 }
 HEIF_SETTINGS = tuple({"quality": q, "chroma": "444"} for q in (2, 5, 10, 18, 26, 34, 42))
-#: The seed's claims: bytes of the reference over Rippel & Bourdev's at equal MS-SSIM.
-CLAIMED = {"pillow-jpeg": 2.5, "pillow-jpeg2000": 2.5, "pillow-webp": 2.0, "pillow-heif": 1.7}
 PUBLISHED = ("rippel2017 (paper)",)
 ABLATION = "gan2017 without adversary"
 ABLATION_PREFIX = "gan2017_ablation_q"
@@ -75,19 +70,11 @@ def ablation_files(explicit) -> dict[int, Path]:
     return dict(sorted(found.items()))
 
 
-def verdict(ratios, claimed: float) -> str:
-    """"yes" if every finite ratio reaches ``claimed``, "partly" if some do, else "no"/"n/a"."""
-    finite = [r for r in ratios if math.isfinite(r)]
-    if not finite:
-        return "n/a"
-    reached = sum(r >= claimed for r in finite)
-    return "yes" if reached == len(finite) else "partly" if reached else "no"
-
-
 def claims(summary, tested: str = "gan2017") -> list[dict]:
-    """One row per reference: the claimed ratio, the measured one per tested point, the verdict."""
+    """One row per reference: the claimed ratio, the measured one per tested point and their
+    geometric mean, chapter 07's verdict on that mean."""
     rows = []
-    for reference, claimed in CLAIMED.items():
+    for reference, claimed in closing.CLAIMED_RATIOS.items():
         row = {"reference": reference, "claimed": claimed}
         if not any(entry["codec"] == reference for entry in summary):
             rows.append({**row, "measured": "", "reproduced": "not installed"})
@@ -95,8 +82,9 @@ def claims(summary, tested: str = "gan2017") -> list[dict]:
         ratios = bench.equal_quality_ratio(summary, tested, reference, "ms_ssim_db")
         measured = "; ".join(f"{setting}: {ratio:.2f}x" if math.isfinite(ratio)
                              else f"{setting}: outside its curve" for setting, ratio in ratios)
-        rows.append({**row, "measured": measured,
-                     "reproduced": verdict([r for _, r in ratios], claimed)})
+        mean = closing.geometric_mean_ratio([r for _, r in ratios])
+        rows.append({**row, "measured": measured, "geometric_mean": round(mean, 3),
+                     "reproduced": closing.ratio_verdict(mean, claimed)})
     return rows
 
 
@@ -153,8 +141,9 @@ def main() -> None:
     claim_rows = claims(summary)
     print("\nbytes of the reference / bytes of gan2017 at equal MS-SSIM:")
     for row in claim_rows:
+        mean = f"  (geometric mean {row['geometric_mean']:.2f}x)" if "geometric_mean" in row else ""
         print(f"  {row['reference']:16s} claimed {row['claimed']}x  measured "
-              f"{row['measured'] or '-'}  reproduced: {row['reproduced']}")
+              f"{row['measured'] or '-'}{mean}  reproduced: {row['reproduced']}")
 
     tested = [c for c in ("gan2017", ABLATION, "balle2017")
               if any(entry["codec"] == c for entry in summary)]

@@ -322,21 +322,30 @@ def curve(summary: list[dict], codec: str, metric: str = "psnr") -> tuple[list, 
     return [p["bpp"] for p in points], [p[metric] for p in points]
 
 
-def rate_at(summary: list[dict], codec: str, metric: str, value: float) -> float:
-    """The rate (bpp) at which ``codec`` reaches ``metric == value``: linear interpolation in
-    log-rate between the two points of its curve around ``value``.
+def rate_on_curve(bpps, values, value: float) -> float:
+    """The rate at which a curve ``(bpps, values)`` reaches ``value`` (of PSNR, MS-SSIM dB, ...):
+    linear interpolation in log-rate between its two points around ``value``.
 
-    NaN when ``value`` lies outside the codec's range (no extrapolation). The curve must be
-    monotonic in ``metric``, as rate-distortion curves are.
+    NaN when ``value`` lies outside the curve's range (no extrapolation) or the curve is empty.
+    The curve must be monotonic in ``values``, as rate-distortion curves are; its points may
+    come in any order.
+    """
+    order = np.argsort(values)
+    values = np.asarray(values, dtype=np.float64)[order]
+    log_bpps = np.log(np.asarray(bpps, dtype=np.float64)[order])
+    if not values.size or not values[0] <= value <= values[-1]:
+        return math.nan
+    return float(np.exp(np.interp(value, values, log_bpps)))
+
+
+def rate_at(summary: list[dict], codec: str, metric: str, value: float) -> float:
+    """:func:`rate_on_curve` of ``codec``'s curve in ``metric``: the rate (bpp) at which it
+    reaches ``metric == value``; NaN outside its range. ValueError if the codec has no points.
     """
     bpps, values = curve(summary, codec, metric)
     if not bpps:
         raise ValueError(f"no points of {codec!r} in the summary")
-    order = np.argsort(values)
-    values, log_bpps = np.asarray(values)[order], np.log(np.asarray(bpps)[order])
-    if not values[0] <= value <= values[-1]:
-        return math.nan
-    return float(np.exp(np.interp(value, values, log_bpps)))
+    return rate_on_curve(bpps, values, value)
 
 
 def equal_quality_ratio(summary: list[dict], tested: str, reference: str,

@@ -57,11 +57,11 @@ __all__ = [
     "bd_verdict",
     "claims",
     "curve",
+    "geometric_mean_ratio",
     "huffman_bound",
     "image_sweeps",
     "load_results",
     "measure",
-    "rate_at",
     "ratio_verdict",
     "save_results",
     "speeds",
@@ -300,15 +300,12 @@ def load_results(path: str | Path = RESULTS_PATH) -> dict:
 # --------------------------------------------------------------------------------------------
 # Judging
 # --------------------------------------------------------------------------------------------
-def rate_at(bpps, values, value: float) -> float:
-    """The rate at which a curve reaches ``value`` (of PSNR, MS-SSIM dB, ...), interpolated
-    linearly in log-rate between its two neighbouring points; NaN outside the curve's range."""
-    order = np.argsort(values)
-    values = np.asarray(values, dtype=np.float64)[order]
-    log_bpps = np.log(np.asarray(bpps, dtype=np.float64)[order])
-    if not values.size or not values[0] <= value <= values[-1]:
-        return math.nan
-    return float(np.exp(np.interp(value, values, log_bpps)))
+def geometric_mean_ratio(ratios) -> float:
+    """The geometric mean of the finite bytes ratios (NaN if none). Ratios average
+    multiplicatively, as BD-rate averages log-rates: one point where the reference is at its
+    worst must not carry a verdict."""
+    finite = [r for r in ratios if math.isfinite(r)]
+    return float(np.exp(np.mean(np.log(finite)))) if finite else math.nan
 
 
 def ratio_verdict(measured: float, claimed: float) -> str:
@@ -341,7 +338,7 @@ def curve(summary: list[dict], codec: str, metric: str = "psnr") -> tuple[list, 
     points = [r for r in summary if r["codec"] == codec and math.isfinite(r["psnr"])]
     bpps = [p["bpp"] for p in points]
     if metric == "ms_ssim_db":
-        return bpps, [-10 * math.log10(1 - p["ms_ssim"]) for p in points]
+        return bpps, [bench.ms_ssim_db(p["ms_ssim"]) for p in points]
     return bpps, [p[metric] for p in points]
 
 
@@ -443,12 +440,10 @@ def claims(results: dict) -> list[dict]:
         for reference, claimed in CLAIMED_RATIOS.items():
             if reference not in have:
                 continue
-            ratios = [rate_at(*curve(rd, reference, "ms_ssim_db"), v) / b
+            ratios = [bench.rate_on_curve(*curve(rd, reference, "ms_ssim_db"), v) / b
                       for b, v in zip(bpps, db, strict=True)]
             finite = [r for r in ratios if math.isfinite(r)]
-            # Ratios average multiplicatively (as BD-rate averages log-rates): one very low
-            # point where the reference is at its worst must not carry the verdict.
-            measured = float(np.exp(np.mean(np.log(finite)))) if finite else math.nan
+            measured = geometric_mean_ratio(ratios)
             verdict = ratio_verdict(measured, claimed)
             if finite:
                 ours = f"{measured:.2f}x" + (f" (geometric mean of {len(finite)} points)"

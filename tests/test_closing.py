@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from fromscratch import closing, figures
+from fromscratch import bench, closing, figures
 from fromscratch.data import sample_image
 from fromscratch.training.common import chain_steps
 
@@ -27,11 +27,17 @@ def test_chain_steps_counts_resumes_and_warm_starts():
     assert chain_steps([]) == 0
 
 
-def test_rate_at_interpolates_in_log_rate():
+def test_rate_on_curve_interpolates_in_log_rate():
     bpps, quality = [0.1, 0.4], [20.0, 30.0]
-    assert math.isclose(closing.rate_at(bpps, quality, 25.0), 0.2)  # geometric midpoint
-    assert math.isclose(closing.rate_at(bpps[::-1], quality[::-1], 30.0), 0.4)
-    assert math.isnan(closing.rate_at(bpps, quality, 31.0))
+    assert math.isclose(bench.rate_on_curve(bpps, quality, 25.0), 0.2)  # geometric midpoint
+    assert math.isclose(bench.rate_on_curve(bpps[::-1], quality[::-1], 30.0), 0.4)
+    assert math.isnan(bench.rate_on_curve(bpps, quality, 31.0))
+    assert math.isnan(bench.rate_on_curve([], [], 25.0))
+
+
+def test_ratios_average_geometrically():
+    assert math.isclose(closing.geometric_mean_ratio([4.0, 1.0, math.nan]), 2.0)
+    assert math.isnan(closing.geometric_mean_ratio([math.nan]))
 
 
 def test_verdict_rules():
