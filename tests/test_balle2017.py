@@ -76,6 +76,19 @@ def test_training_resumes_from_its_checkpoint(tiny_weights):
                for c in hyper["commands"])
 
 
+def test_a_resume_that_trains_nothing_records_nothing(tiny_weights, capsys):
+    """Rerunning a finished command (a stale checkpoint) must not add a step-less entry, nor
+    record a step the run never reached."""
+    argv = ["--lmbda", "0.01", "--n", "4", "--m", "6", "--crop", "32", "--batch", "2",
+            "--checkpoint", str(tiny_weights / "ck2.npz"), "--quiet"]
+    assert training.main([*argv, "--steps", "3"]) == 0
+    before = nn.load_weights(tiny_weights / "ck2.npz").hyperparams["commands"]
+    assert training.main([*argv, "--steps", "2"]) == 0
+    assert "already at step 3 >= --steps 2: nothing to train" in capsys.readouterr().err
+    after = nn.load_weights(tiny_weights / "ck2.npz").hyperparams
+    assert after["commands"] == before and after["step"] == 3
+
+
 def test_decoder_rounding_fine_tune(tiny_weights, tmp_path, monkeypatch):
     seen = []
     forward = EntropyBottleneck.forward

@@ -25,6 +25,9 @@ def test_chain_steps_counts_resumes_and_warm_starts():
     ]
     assert chain_steps(chain) == 1000 + 50 + 30 + 20
     assert chain_steps([]) == 0
+    # a resume under another checkpoint name (a copied checkpoint) continues the same run
+    copied = "python -m fromscratch train x --checkpoint c.npz  # reached step 1200"
+    assert chain_steps([*chain[:2], copied]) == 1200
 
 
 def test_rate_on_curve_interpolates_in_log_rate():

@@ -3,6 +3,9 @@ gray images, the same bytes as balle2017, hostile streams (fuzzed), the shipped 
 
 from __future__ import annotations
 
+import re
+import shlex
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -134,3 +137,26 @@ def test_shipped_ablations_match_their_gan2017_model():
         model = nn.load_weights(balle2017.weights_path(quality, "gan2017")).hyperparams
         assert ablation["beta"] == 0 and model["beta"] > 0
         assert (ablation["source"], ablation["steps"]) == (model["source"], model["steps"])
+        # segment by segment: the same steps and distortion weights, the adversary's set to 0
+        assert _fine_tune_segments(ablation["commands"]) == _fine_tune_segments(model["commands"])
+        assert all(beta == 0 for beta in _fine_tune_betas(ablation["commands"]))
+
+
+def _fine_tune_options(commands):
+    """Each ``train gan2017`` command of a chain: (step reached, its options)."""
+    from fromscratch.training import gan2017 as trainer
+
+    parser = trainer.build_parser()
+    for line in commands:
+        if "train gan2017" in line:
+            argv = shlex.split(line.split("#", 1)[0])[5:]
+            yield int(re.search(r"reached step (\d+)", line).group(1)), parser.parse_args(argv)
+
+
+def _fine_tune_segments(commands):
+    return [(reached, args.mse_weight, args.warmup, args.d_width, args.pool, args.seed)
+            for reached, args in _fine_tune_options(commands)]
+
+
+def _fine_tune_betas(commands):
+    return [args.beta for _, args in _fine_tune_options(commands)]

@@ -36,11 +36,13 @@ __all__ = [
     "add_common_arguments",
     "add_run_arguments",
     "annotated",
+    "chain_after",
     "chain_steps",
     "clip_and_check",
     "command",
     "load_checkpoint",
     "main",
+    "nothing_to_train",
     "optimizer_arrays",
     "restore_optimizer",
     "run",
@@ -92,32 +94,48 @@ def annotated(command_line: str, step: int) -> str:
     return f"{command_line}  # reached step {step}"
 
 
+def chain_after(history, command_line: str, start: int, done: int) -> list[str]:
+    """The command chain after a run that went from step ``start`` to ``done``.
+
+    A resume that took no step (its checkpoint was already at or past ``--steps``) adds nothing:
+    the chain records what trained the weights, not every command that touched the file.
+    """
+    if start > 0 and done == start:
+        return list(history)
+    return [*history, annotated(command_line, done)]
+
+
+def nothing_to_train(checkpoint, start: int, steps: int) -> bool:
+    """Say so on stderr when a resumed checkpoint is already at or past ``--steps``."""
+    if start > 0 and start >= steps:
+        print(f"{checkpoint} is already at step {start} >= --steps {steps}: nothing to train",
+              file=sys.stderr)
+        return True
+    return False
+
+
 _REACHED = re.compile(r"#\s*reached step (\d+)\s*$")
 
 
 def chain_steps(commands) -> int:
     """Optimizer steps a recorded command chain took in all (the inverse of :func:`annotated`).
 
-    A command resumed from an earlier command's ``--checkpoint`` (and with no ``--init-from``)
-    continues that run's step counter, so it adds ``reached - previous``; a warm start
-    (``--init-from``) or a new checkpoint counts from 0. A command without its annotation (a
-    run that was not stopped early) adds nothing it cannot prove: such files record ``steps``
-    in their hyperparameters instead, which the caller adds.
+    A chain is the linear history of one file's weights, so a command without ``--init-from``
+    resumed the state the previous command left (whatever its checkpoint file was called, as
+    when a checkpoint was copied) and adds ``reached - previous``; a warm start (``--init-from``)
+    counts from 0. A command without its annotation (a run that was not stopped early) adds
+    nothing it cannot prove: such files record ``steps`` in their hyperparameters instead,
+    which the caller adds.
     """
-    reached_by_checkpoint: dict[str, int] = {}
-    total = 0
+    total = previous = 0
     for line in commands:
         found = _REACHED.search(line)
         if not found:
             continue
         reached = int(found.group(1))
-        words = shlex.split(line.split("#", 1)[0])
-        option = dict(zip(words, [*words[1:], ""], strict=True))
-        checkpoint = option.get("--checkpoint", "")
-        start = 0 if "--init-from" in option else reached_by_checkpoint.get(checkpoint, 0)
-        total += max(reached - start, 0)
-        if checkpoint:
-            reached_by_checkpoint[checkpoint] = reached
+        warm_start = "--init-from" in shlex.split(line.split("#", 1)[0])
+        total += max(reached - (0 if warm_start else previous), 0)
+        previous = reached
     return total
 
 
@@ -204,13 +222,14 @@ def run(args, argv, *, codec: str, model, loss_fn, xp, warm_start, export, multi
     if checkpoint is not None and checkpoint.exists():
         start, history = load_checkpoint(checkpoint, model, optimizer, rng)
         print(f"resuming {checkpoint} at step {start}", file=sys.stderr)
+        nothing_to_train(checkpoint, start, args.steps)
     elif args.init_from:
         history = warm_start(model, args.init_from)
         print(f"warm start from {args.init_from}", file=sys.stderr)
     images = train_images(args.data)
     drop_at = round(args.steps * (1.0 - args.lr_drop))
     this_command = command(codec, argv)
-    started, stats, step, window = time.perf_counter(), {}, start, []
+    started, stats, done, window = time.perf_counter(), {}, start, []
     model.train()
     progress = tqdm(range(start, args.steps), initial=start, total=args.steps,
                     disable=args.quiet, desc=f"{codec} lambda={args.lmbda}")
@@ -239,14 +258,12 @@ def run(args, argv, *, codec: str, model, loss_fn, xp, warm_start, export, multi
         out_of_time = args.time_limit and time.perf_counter() - started > args.time_limit
         if checkpoint is not None and (done % args.checkpoint_every == 0 or out_of_time):
             save_checkpoint(checkpoint, codec, model, optimizer, done, rng, args,
-                            [*history, annotated(this_command, done)])
+                            chain_after(history, this_command, start, done))
         if out_of_time:
             print(f"time limit reached at step {done}", file=sys.stderr)
             break
-    else:
-        done = args.steps
     elapsed = time.perf_counter() - started
-    commands = [*history, annotated(this_command, done)]
+    commands = chain_after(history, this_command, start, done)
     if checkpoint is not None:
         save_checkpoint(checkpoint, codec, model, optimizer, done, rng, args, commands)
     stats.update(step=done, seconds=elapsed, steps_per_second=(done - start) / max(elapsed, 1e-9))

@@ -61,7 +61,7 @@ from ..codecs.gan2017 import PatchDiscriminator
 from ..data import random_crops, train_images
 from ..nn.ms_ssim_loss import MS_SSIM_WEIGHTS
 from . import common
-from .common import annotated, clip_and_check, command, optimizer_arrays, restore_optimizer
+from .common import chain_after, clip_and_check, command, optimizer_arrays, restore_optimizer
 
 __all__ = ["MS_SSIM_3_SCALES", "build_parser", "export_weights", "main", "train"]
 
@@ -213,6 +213,7 @@ def train(args, argv) -> dict:
     if resuming:
         start, history = run.load(checkpoint, rng)
         print(f"resuming {checkpoint} at step {start}", file=sys.stderr)
+        common.nothing_to_train(checkpoint, start, args.steps)
     # The pool depends on the seed only, so a resumed run sees the same crops.
     images = train_images(args.data)
     crops = random_crops(args.crop, args.pool, np.random.default_rng([args.seed, 1]),
@@ -249,18 +250,19 @@ def train(args, argv) -> dict:
             window.clear()
         out_of_time = args.time_limit and time.perf_counter() - started > args.time_limit
         if checkpoint is not None and (done % args.checkpoint_every == 0 or out_of_time):
-            run.save(checkpoint, done, rng, [*history, annotated(this_command, done)])
+            run.save(checkpoint, done, rng, chain_after(history, this_command, start, done))
         if out_of_time:
             print(f"time limit reached at step {done}", file=sys.stderr)
             break
     elapsed = time.perf_counter() - started
-    commands = [*history, annotated(this_command, done)]
+    commands = chain_after(history, this_command, start, done)
     if checkpoint is not None:
         run.save(checkpoint, done, rng, commands)
     stats.update(step=done, seconds=elapsed, steps_per_second=(done - start) / max(elapsed, 1e-9))
     if args.export:
         export_weights(run, args.export, {
-            "beta": args.beta, "steps": done, "warmup": args.warmup, "crop": args.crop,
+            "beta": args.beta, "mse_weight": args.mse_weight, "steps": done,
+            "warmup": args.warmup, "crop": args.crop,
             "batch": args.batch, "command": this_command, "commands": commands,
             "trained_on": f"{len(images)} images of the training set (never Kodak)"})
         print(f"wrote {args.export}", file=sys.stderr)
