@@ -87,6 +87,10 @@ def test_a_resume_that_trains_nothing_records_nothing(tiny_weights, capsys):
     assert "already at step 3 >= --steps 2: nothing to train" in capsys.readouterr().err
     after = nn.load_weights(tiny_weights / "ck2.npz").hyperparams
     assert after["commands"] == before and after["step"] == 3
+    assert training.main([*argv, "--steps", "3", "--export", str(tiny_weights / "e.npz")]) == 0
+    exported = nn.load_weights(tiny_weights / "e.npz").hyperparams
+    assert exported["commands"] == before and "--export" not in exported["command"]
+    assert exported["command"] == before[-1].split("  # ")[0]
 
 
 def test_decoder_rounding_fine_tune(tiny_weights, tmp_path, monkeypatch):

@@ -40,6 +40,7 @@ __all__ = [
     "chain_steps",
     "clip_and_check",
     "command",
+    "last_command",
     "load_checkpoint",
     "main",
     "nothing_to_train",
@@ -115,6 +116,11 @@ def nothing_to_train(checkpoint, start: int, steps: int) -> bool:
 
 
 _REACHED = re.compile(r"#\s*reached step (\d+)\s*$")
+
+
+def last_command(commands, command_line: str) -> str:
+    """The command that last trained the weights (the chain's last entry without its step)."""
+    return _REACHED.sub("", commands[-1]).rstrip() if commands else command_line
 
 
 def chain_steps(commands) -> int:
@@ -270,7 +276,7 @@ def run(args, argv, *, codec: str, model, loss_fn, xp, warm_start, export, multi
     if args.export:
         export(model, args.export, {
             "lmbda": args.lmbda, "steps": done, "crop": args.crop, "batch": args.batch,
-            "command": this_command, "commands": commands,
+            "command": last_command(commands, this_command), "commands": commands,
             "trained_on": f"{len(images)} images of the training set (never Kodak)"})
         print(f"wrote {args.export}", file=sys.stderr)
     return stats

@@ -263,7 +263,8 @@ def train(args, argv) -> dict:
         export_weights(run, args.export, {
             "beta": args.beta, "mse_weight": args.mse_weight, "steps": done,
             "warmup": args.warmup, "crop": args.crop,
-            "batch": args.batch, "command": this_command, "commands": commands,
+            "batch": args.batch, "command": common.last_command(commands, this_command),
+            "commands": commands,
             "trained_on": f"{len(images)} images of the training set (never Kodak)"})
         print(f"wrote {args.export}", file=sys.stderr)
     return stats
