@@ -6,12 +6,17 @@ import pytest
 
 from fromscratch import nn
 from fromscratch.backend import available_backends
+from fromscratch.nn import conv as conv_module
 from fromscratch.nn._conv_kernels import (
     col2im,
     col2im_reference,
+    col2im_rows,
+    col2im_rows_reference,
     conv_output_size,
     im2col,
     im2col_reference,
+    im2col_rows,
+    im2col_rows_reference,
 )
 from fromscratch.nn.conv import (
     Conv2d,
@@ -69,6 +74,47 @@ def test_col2im_kernel_equals_twin_and_is_the_adjoint(dtype):
         x = rng.standard_normal(shape)
         lhs = np.sum(im2col(x, kernel, stride, padding, out) * cols)
         assert np.isclose(lhs, np.sum(x * compiled), rtol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_band_kernels_equal_twins_and_are_adjoint(dtype):
+    rng = np.random.default_rng(12)
+    for _ in range(150):
+        shape, kernel, stride, padding, out = random_geometry(rng)
+        image = rng.standard_normal(shape[1:]).astype(dtype)
+        top = int(rng.integers(0, out[0]))
+        rows = (top, int(rng.integers(top + 1, out[0] + 1)))
+        compiled = im2col_rows(image, kernel, stride, padding, rows)
+        np.testing.assert_array_equal(
+            compiled, im2col_rows_reference(image, kernel, stride, padding, rows))
+        # the band's columns are those of the whole image's im2col
+        whole = im2col(image[None], kernel, stride, padding, out)
+        np.testing.assert_array_equal(compiled, whole[:, rows[0] * out[1]:rows[1] * out[1]])
+        cols = rng.standard_normal(compiled.shape).astype(dtype)
+        start = rng.standard_normal(image.shape).astype(dtype)
+        added = col2im_rows(cols, start.copy(), kernel, stride, padding, rows)
+        twin = start + col2im_rows_reference(cols, image.shape, kernel, stride, padding, rows)
+        tol = 1e-5 if dtype == np.float32 else 1e-13
+        np.testing.assert_allclose(added, twin, rtol=tol, atol=tol)
+        # <im2col_rows(x), cols> == <x, col2im_rows(cols)>
+        lhs = np.sum(compiled.astype(np.float64) * cols)
+        rhs = np.sum(image.astype(np.float64) * (added - start))
+        assert np.isclose(lhs, rhs, rtol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def test_band_kernels_reject_bad_bands():
+    image = np.zeros((2, 5, 5))
+    with pytest.raises(ValueError, match="band"):
+        im2col_rows(image, (3, 3), (1, 1), (0, 0), (2, 4))
+    with pytest.raises(ValueError, match="band"):
+        im2col_rows(image, (3, 3), (1, 1), (0, 0), (1, 1))
+    with pytest.raises(ValueError, match="one image"):
+        im2col_rows(image[None], (3, 3), (1, 1), (0, 0), (0, 1))
+    with pytest.raises(ValueError, match="columns must be"):
+        col2im_rows(np.zeros((18, 4)), image, (3, 3), (1, 1), (0, 0), (0, 1))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        col2im_rows(np.zeros((18, 6)), np.zeros((2, 5, 10))[:, :, ::2], (3, 3), (1, 1),
+                    (0, 0), (1, 3))
 
 
 def test_im2col_layout_is_documented_one():
@@ -282,7 +328,7 @@ def test_module_backward_accumulates_and_eval_mode_recomputes_columns():
     first = conv.weight.grad.copy()
     conv.eval()
     conv(x)
-    assert conv._cache["cols"] is None  # the im2col matrix is not kept at inference
+    assert "cols" not in conv._cache  # no column matrix is kept between the passes
     np.testing.assert_allclose(conv.backward(g), dx, rtol=1e-6)
     np.testing.assert_allclose(conv.weight.grad, 2 * first, rtol=1e-5)
 
@@ -311,6 +357,29 @@ def test_training_reuses_work_arrays_and_stays_exact():
         out = layer(x)
         assert out.dtype == np.float64 and layer._workspace["cols"].dtype == np.float64
         np.testing.assert_allclose(out, results[0][0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_training_bands_give_the_whole_image_result(transposed, monkeypatch):
+    """Bands of output (or input) rows, as on larger crops, equal one band per image."""
+    rng = np.random.default_rng(13)
+    if transposed:
+        layer = ConvTranspose2d(3, 4, 5, stride=2, padding=2, output_padding=1, rng=0)
+        x = rng.standard_normal((2, 3, 7, 6)).astype(np.float32)
+    else:
+        layer = Conv2d(3, 4, 5, stride=2, padding=2, rng=0)
+        x = rng.standard_normal((2, 3, 13, 11)).astype(np.float32)
+    results = []
+    for band_bytes in (conv_module.TRAINING_BAND_BYTES, 1, 3 * 75 * 6 * 4):
+        monkeypatch.setattr(conv_module, "TRAINING_BAND_BYTES", band_bytes)
+        layer.zero_grad()
+        out = layer(x)
+        g = np.linspace(-1, 1, out.size, dtype=np.float32).reshape(out.shape)
+        results.append((out, layer.backward(g), layer.weight.grad.copy(),
+                        layer.bias.grad.copy()))
+    for banded in results[1:]:
+        for a, b in zip(results[0], banded, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_modules_reject_bad_arguments():

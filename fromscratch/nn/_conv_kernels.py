@@ -54,10 +54,16 @@ __all__ = [
     "col2im",
     "col2im_kernel",
     "col2im_reference",
+    "col2im_rows",
+    "col2im_rows_kernel",
+    "col2im_rows_reference",
     "conv_output_size",
     "im2col",
     "im2col_kernel",
     "im2col_reference",
+    "im2col_rows",
+    "im2col_rows_kernel",
+    "im2col_rows_reference",
     "scratch",
 ]
 
@@ -126,6 +132,39 @@ def col2im_reference(cols, image_shape, kernel, stride, padding, out_size):
     return padded[:, :, ph:ph + h, pw:pw + w].copy()
 
 
+def im2col_rows_reference(image, kernel, stride, padding, rows):
+    """Twin of :func:`im2col_rows_kernel`: the columns of output rows ``rows = (top, bottom)``
+    of one image (C, H, W) are those columns of the whole image's :func:`im2col_reference`.
+
+    Returns
+    -------
+    cols : array (C*kh*kw, (bottom - top)*Wo), dtype of ``image``
+    """
+    (top, bottom), height, width = rows, image.shape[1], image.shape[2]
+    out_size = (conv_output_size(height, kernel[0], stride[0], padding[0]),
+                conv_output_size(width, kernel[1], stride[1], padding[1]))
+    cols = im2col_reference(image[None], kernel, stride, padding, out_size)
+    return cols[:, top * out_size[1]:bottom * out_size[1]]
+
+
+def col2im_rows_reference(cols, image_shape, kernel, stride, padding, rows):
+    """Twin of :func:`col2im_rows_kernel`: :func:`col2im_reference` of the whole image's
+    columns, zero outside output rows ``rows = (top, bottom)``.
+
+    Returns
+    -------
+    contribution : array (C, H, W) of ``image_shape``, to be added onto the image
+    """
+    xp = array_module(cols)
+    (top, bottom), (c, height, width) = rows, image_shape
+    out_size = (conv_output_size(height, kernel[0], stride[0], padding[0]),
+                conv_output_size(width, kernel[1], stride[1], padding[1]))
+    every_row = xp.zeros((cols.shape[0], out_size[0] * out_size[1]), dtype=cols.dtype)
+    every_row[:, top * out_size[1]:bottom * out_size[1]] = cols
+    return col2im_reference(every_row, (1, c, height, width), kernel, stride, padding,
+                            out_size)[0]
+
+
 # --- the compiled kernels (NumPy only) -----------------------------------------------------------
 
 
@@ -148,61 +187,79 @@ def _split_phases(plane, sh, sw, ph, pw, phases):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def im2col_rows_kernel(image, kh, kw, sh, sw, ph, pw, top, bottom, out_w, cols,
+                       start):  # pragma: no cover - compiled
+    """Columns of output rows ``[top, bottom)`` of one image (C, H, W) into
+    ``cols[:, start:start + (bottom - top)*Wo]``; see the module docstring."""
+    channels = image.shape[0]
+    rows = bottom - top
+    n_positions = rows * out_w
+    # the phases of the padded rows the band reads: tap (i, j) at output (oh, ow) reads padded
+    # pixel (oh*sh + i, ow*sw + j) = phase (i % sh, j % sw), position (oh - top + i//sh,
+    # ow + j//sw); phase row 0 is padded row top*sh (+ its phase offset)
+    phases = np.empty((sh, sw, rows + (kh - 1) // sh, out_w + (kw - 1) // sw), dtype=image.dtype)
+    for c in range(channels):
+        _split_phases(image[c], sh, sw, ph - top * sh, pw, phases)
+        for i in range(kh):
+            for j in range(kw):
+                source = phases[i % sh, j % sw]
+                di, dj = i // sh, j // sw
+                # one (rows, Wo) block of a row of ``cols``, written front to back
+                target = cols[(c * kh + i) * kw + j, start:start + n_positions]
+                for oh in range(rows):
+                    row = source[oh + di]
+                    for ow in range(out_w):
+                        target[oh * out_w + ow] = row[dj + ow]
+
+
+@njit(cache=True)
 def im2col_kernel(x, kh, kw, sh, sw, ph, pw, out_h, out_w, cols):  # pragma: no cover - compiled
-    """Fill ``cols`` (C*kh*kw, N*Ho*Wo) from ``x`` (N, C, H, W); see the module docstring."""
-    n_images, channels = x.shape[:2]
-    n_positions = out_h * out_w
-    # the phases of one padded plane: tap (i, j) at output (oh, ow) reads padded pixel
-    # (oh*sh + i, ow*sw + j) = phase (i % sh, j % sw), position (oh + i//sh, ow + j//sw)
-    phases = np.empty((sh, sw, out_h + (kh - 1) // sh, out_w + (kw - 1) // sw), dtype=x.dtype)
-    for n in range(n_images):
-        start = n * n_positions
-        for c in range(channels):
-            _split_phases(x[n, c], sh, sw, ph, pw, phases)
-            for i in range(kh):
+    """Fill ``cols`` (C*kh*kw, N*Ho*Wo) from ``x`` (N, C, H, W): every image, all its rows."""
+    for n in range(x.shape[0]):
+        im2col_rows_kernel(x[n], kh, kw, sh, sw, ph, pw, 0, out_h, out_w, cols,
+                           n * out_h * out_w)
+
+
+@njit(cache=True)
+def col2im_rows_kernel(cols, start, kh, kw, sh, sw, ph, pw, top, bottom, out_w,
+                       image):  # pragma: no cover - compiled
+    """Add ``cols[:, start:start + (bottom - top)*Wo]``, the columns of output rows
+    ``[top, bottom)``, back onto one image (C, H, W) (``+=``); see the module docstring."""
+    channels, height, width = image.shape
+    phase_len = out_w + (kw - 1) // sw + 1
+    phases = np.zeros((sw, phase_len), dtype=image.dtype)
+    for c in range(channels):
+        for i in range(kh):
+            for oh in range(top, bottom):
+                y = oh * sh + i - ph
+                if y < 0 or y >= height:  # contributions to padding are dropped
+                    continue
+                first = start + (oh - top) * out_w
+                phases[:] = 0
+                # gather the kw taps of this input row in phase order: contiguous additions
                 for j in range(kw):
-                    source = phases[i % sh, j % sw]
-                    di, dj = i // sh, j // sw
-                    # one (Ho, Wo) block of a row of ``cols``, written front to back
-                    target = cols[(c * kh + i) * kw + j, start:start + n_positions]
-                    for oh in range(out_h):
-                        row = source[oh + di]
-                        for ow in range(out_w):
-                            target[oh * out_w + ow] = row[dj + ow]
+                    phase = phases[j % sw]
+                    shift = j // sw
+                    source = cols[(c * kh + i) * kw + j, first:first + out_w]
+                    for ow in range(out_w):
+                        phase[shift + ow] += source[ow]
+                # add phase r back onto columns k*sw + r - pw, for the k inside the image
+                # (bounds worked out once per phase: no test in the loop)
+                target = image[c, y]
+                for r in range(sw):
+                    lo = max(0, (pw - r + sw - 1) // sw)
+                    hi = min(phase_len, (width - 1 + pw - r) // sw + 1)
+                    phase = phases[r]
+                    for k in range(lo, hi):
+                        target[k * sw + r - pw] += phase[k]
 
 
 @njit(cache=True)
 def col2im_kernel(cols, kh, kw, sh, sw, ph, pw, out_h, out_w, x):  # pragma: no cover - compiled
-    """Add ``cols`` (C*kh*kw, N*Ho*Wo) back onto ``x`` (N, C, H, W) (``+=``); see the docstring."""
-    n_images, channels, height, width = x.shape
-    n_positions = out_h * out_w
-    phase_len = out_w + (kw - 1) // sw + 1
-    phases = np.zeros((sw, phase_len), dtype=x.dtype)
-    for n in range(n_images):
-        for c in range(channels):
-            for i in range(kh):
-                for oh in range(out_h):
-                    y = oh * sh + i - ph
-                    if y < 0 or y >= height:  # contributions to padding are dropped
-                        continue
-                    start = n * n_positions + oh * out_w
-                    phases[:] = 0
-                    # gather the kw taps of this input row in phase order: contiguous additions
-                    for j in range(kw):
-                        phase = phases[j % sw]
-                        shift = j // sw
-                        source = cols[(c * kh + i) * kw + j, start:start + out_w]
-                        for ow in range(out_w):
-                            phase[shift + ow] += source[ow]
-                    # add phase r back onto columns k*sw + r - pw, for the k inside the image
-                    # (bounds worked out once per phase: no test in the loop)
-                    target = x[n, c, y]
-                    for r in range(sw):
-                        first = max(0, (pw - r + sw - 1) // sw)
-                        stop = min(phase_len, (width - 1 + pw - r) // sw + 1)
-                        phase = phases[r]
-                        for k in range(first, stop):
-                            target[k * sw + r - pw] += phase[k]
+    """Add ``cols`` (C*kh*kw, N*Ho*Wo) back onto ``x`` (N, C, H, W) (``+=``): every image."""
+    for n in range(x.shape[0]):
+        col2im_rows_kernel(cols, n * out_h * out_w, kh, kw, sh, sw, ph, pw, 0, out_h, out_w,
+                           x[n])
 
 
 # --- validated dispatch --------------------------------------------------------------------------
@@ -278,6 +335,60 @@ def col2im(cols, image_shape, kernel, stride, padding, out_size, use_numba: bool
         images[...] = 0
     col2im_kernel(np.ascontiguousarray(cols), *kernel, *stride, *padding, *out_size, images)
     return images
+
+
+def _check_rows(image_shape, kernel, stride, padding, rows) -> tuple[int, int]:
+    """Check a band of output rows of one image (C, H, W); return the output size (Ho, Wo)."""
+    if len(image_shape) != 3:
+        raise ValueError(f"expected one image (C, H, W), got shape {tuple(image_shape)}")
+    out_size = (conv_output_size(image_shape[1], kernel[0], stride[0], padding[0]),
+                conv_output_size(image_shape[2], kernel[1], stride[1], padding[1]))
+    _check_geometry((1, *image_shape), kernel, stride, padding, out_size)
+    top, bottom = rows
+    if not 0 <= top < bottom <= out_size[0]:
+        raise ValueError(f"output rows {tuple(rows)} are not a band of the {out_size[0]} rows")
+    return out_size
+
+
+def im2col_rows(image, kernel, stride, padding, rows, out=None, use_numba: bool = True):
+    """Columns (C*kh*kw, (bottom - top)*Wo) of output rows ``rows = (top, bottom)`` of one
+    image (C, H, W): the columns :func:`im2col` gives that band. Kernel on NumPy arrays
+    (``use_numba``), the twin otherwise; ``out`` (C-contiguous) receives them if given."""
+    _, out_w = _check_rows(image.shape, kernel, stride, padding, rows)
+    shape = (image.shape[0] * kernel[0] * kernel[1], (rows[1] - rows[0]) * out_w)
+    if out is not None and (tuple(out.shape) != shape or out.dtype != image.dtype
+                            or array_module(out) is not array_module(image)
+                            or not out.flags.c_contiguous):
+        raise ValueError(f"out must be a C-contiguous {image.dtype} array of shape {shape}")
+    if not use_numba or array_module(image) is not np:
+        cols = im2col_rows_reference(image, kernel, stride, padding, rows)
+        if out is None:
+            return cols
+        out[...] = cols
+        return out
+    cols = np.empty(shape, dtype=image.dtype) if out is None else out
+    im2col_rows_kernel(np.ascontiguousarray(image), *kernel, *stride, *padding, *rows, out_w,
+                       cols, 0)
+    return cols
+
+
+def col2im_rows(cols, image, kernel, stride, padding, rows, use_numba: bool = True):
+    """Add the columns ``cols`` (C*kh*kw, (bottom - top)*Wo) of output rows ``rows = (top,
+    bottom)`` back onto ``image`` (C, H, W, C-contiguous), in place: the adjoint of
+    :func:`im2col_rows`. Kernel on NumPy arrays (``use_numba``), the twin otherwise."""
+    _, out_w = _check_rows(image.shape, kernel, stride, padding, rows)
+    shape = (image.shape[0] * kernel[0] * kernel[1], (rows[1] - rows[0]) * out_w)
+    if tuple(cols.shape) != shape or cols.dtype != image.dtype:
+        raise ValueError(f"columns must be {image.dtype} of shape {shape}, got "
+                         f"{cols.dtype} {tuple(cols.shape)}")
+    if not image.flags.c_contiguous:
+        raise ValueError("col2im_rows adds onto a C-contiguous image")
+    if not use_numba or array_module(cols) is not np:
+        image += col2im_rows_reference(cols, image.shape, kernel, stride, padding, rows)
+        return image
+    col2im_rows_kernel(np.ascontiguousarray(cols), 0, *kernel, *stride, *padding, *rows, out_w,
+                       image)
+    return image
 
 
 # --- layouts and work arrays for the GEMMs -------------------------------------------------------

@@ -77,9 +77,17 @@ from __future__ import annotations
 
 from numbers import Integral
 
+import numpy as np
+
 from ..backend import array_module, get_xp, make_rng
-from ._conv_kernels import batch_first, channels_first, col2im, conv_output_size, im2col, scratch
-from .conv_banded import BAND_BYTES, conv2d_forward_banded, conv_transpose2d_forward_banded
+from ._conv_kernels import col2im_rows, conv_output_size, im2col_rows, scratch
+from .conv_banded import (
+    BAND_BYTES,
+    _prefix,
+    band_rows,
+    conv2d_forward_banded,
+    conv_transpose2d_forward_banded,
+)
 from .init import he_normal, xavier_uniform, zeros
 from .module import Module, Parameter, is_grad_enabled
 
@@ -91,6 +99,9 @@ __all__ = [
     "conv_transpose2d_backward",
     "conv_transpose2d_forward",
 ]
+
+#: Bytes of one band's column matrix in training (one 128 x 128 crop's at up to 128 channels).
+TRAINING_BAND_BYTES = 16 * 2**20
 
 #: ``init=`` choices, as for ``nn.Linear``: He-normal (ReLU/GDN nets) or Xavier-uniform.
 _INIT = {"he": he_normal, "xavier": xavier_uniform}
@@ -118,7 +129,18 @@ def _check_input(x, w, kind: str):
 # --- convolution ------------------------------------------------------------------------------
 
 
-def conv2d_forward(x, w, b, stride=1, padding=0, *, keep_columns: bool = True, workspace=None,
+def _training_bands(n_images: int, total_rows: int, bytes_per_row: int, xp):
+    """(image, top, bottom): every image of the batch in bands of rows whose column matrix fits
+    :data:`TRAINING_BAND_BYTES` (on the CPU; a GPU takes each image whole)."""
+    rows = total_rows if xp is not np else band_rows(bytes_per_row, TRAINING_BAND_BYTES,
+                                                     total_rows)
+    rows = -(-total_rows // -(-total_rows // rows))  # bands of (nearly) equal height
+    for image in range(n_images):
+        for top in range(0, total_rows, rows):
+            yield image, top, min(top + rows, total_rows)
+
+
+def conv2d_forward(x, w, b, stride=1, padding=0, *, workspace=None,
                    band_bytes: int | None = None):
     """Cross-correlate a batch with ``F`` kernels (torch's ``conv2d``): im2col, then GEMMs.
 
@@ -129,16 +151,12 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, keep_columns: bool = True, w
     w : array (F, C, kh, kw)
     b : array (F,) or None
     stride, padding : int or (int, int)
-    keep_columns : bool
-        Keep the im2col matrix (``C*kh*kw x N*Ho*Wo`` values) in the cache for the backward pass;
-        without it, the backward pass rebuilds it (less memory at inference, more time in training).
     workspace : dict, optional
-        Work arrays reused between calls (:func:`~fromscratch.nn._conv_kernels.scratch`); the
-        cached columns live in it, valid until the next call with the same workspace.
+        Work arrays reused between calls (:func:`~fromscratch.nn._conv_kernels.scratch`): the
+        column matrix of one band of output rows.
     band_bytes : int, optional
-        Compute the output in row bands whose work arrays stay within this many bytes
-        (:mod:`~fromscratch.nn.conv_banded`; inference on large images) instead of one im2col of
-        the whole batch. No columns are kept then (``keep_columns`` and ``workspace`` are unused).
+        Inference on large images (:mod:`~fromscratch.nn.conv_banded`): bands of the whole
+        batch's rows whose work arrays stay within this many bytes (``workspace`` is unused).
 
     Returns
     -------
@@ -156,49 +174,57 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, keep_columns: bool = True, w
         raise ValueError(f"conv2d: kernel {kh}x{kw} does not fit input {h}x{width} padded by "
                          f"{padding}")
     cache = {"x": x, "w": w, "has_bias": b is not None, "stride": stride, "padding": padding,
-             "out_shape": (n, f, *out_size), "cols": None, "workspace": workspace}
+             "out_shape": (n, f, *out_size), "workspace": workspace}
     if band_bytes is not None:
         return conv2d_forward_banded(x, w, b, stride, padding, out_size, band_bytes), cache
-    positions = out_size[0] * out_size[1]
-    cols = scratch(workspace, "cols", (c * kh * kw, n * positions), x.dtype, xp)
-    im2col(x, (kh, kw), stride, padding, out_size, out=cols)       # (K, N*Ho*Wo)
-    out_flat = scratch(workspace, "out", (f, n * positions), x.dtype, xp)
-    xp.matmul(w.reshape(f, -1), cols, out=out_flat)                # (F, N*Ho*Wo)
-    out = batch_first(out_flat, n, *out_size, bias=b)              # (N, F, Ho, Wo)
-    cache["cols"] = cols if keep_columns else None
+    k, out_w = c * kh * kw, out_size[1]
+    weights = w.reshape(f, k)
+    out = xp.empty((n, f, *out_size), dtype=x.dtype)
+    out_rows = out.reshape(n, f, -1)                                # (N, F, Ho*Wo)
+    buffer = scratch(workspace, "cols", (k * out_size[0] * out_w,), x.dtype, xp)
+    for image, top, bottom in _training_bands(n, out_size[0], k * out_w * x.dtype.itemsize, xp):
+        band = slice(top * out_w, bottom * out_w)
+        cols = im2col_rows(x[image], (kh, kw), stride, padding, (top, bottom),
+                           out=_prefix(buffer, (k, band.stop - band.start)))
+        xp.matmul(weights, cols, out=out_rows[image, :, band])      # straight into NCHW
+    if b is not None:
+        out += b.reshape(1, f, 1, 1)
     return out, cache
 
 
 def conv2d_backward(dout, cache):
     """Gradients of :func:`conv2d_forward`: ``(dx, dw, db)`` (``db`` is None without a bias).
 
-    ``dw = dO @ cols.T``, ``db = dO.sum(1)``, ``dx = col2im(W.T @ dO)`` with ``dO`` the upstream
-    gradient as (F, N*Ho*Wo); see the module docstring.
+    Band by band, as in the forward pass: the band's columns are built again, then
+    ``dw += dO @ cols.T`` and ``dx += col2im(W.T @ dO)`` with ``dO`` the band's upstream
+    gradient (F, rows*Wo); ``db = dout.sum((0, 2, 3))``. See the module docstring.
     """
     x, w, stride, padding = cache["x"], cache["w"], cache["stride"], cache["padding"]
     out_shape, workspace = cache["out_shape"], cache["workspace"]
     xp = array_module(dout)
+    n, c = x.shape[:2]
     f, _, kh, kw = w.shape
-    out_size = tuple(out_shape[2:])
+    out_h, out_w = out_shape[2:]
+    k = c * kh * kw
     if tuple(dout.shape) != tuple(out_shape):
         raise ValueError(f"conv2d_backward: gradient shape {tuple(dout.shape)} does not match "
                          f"the output of the forward pass")
-    cols = cache["cols"]
-    if cols is None:  # not kept by the forward pass, or used up by an earlier backward pass
-        n, c = x.shape[:2]
-        cols = im2col(x, (kh, kw), stride, padding, out_size,
-                      out=scratch(workspace, "cols", (c * kh * kw, n * out_size[0] * out_size[1]),
-                                   w.dtype, xp))
-    dout = dout.astype(w.dtype, copy=False)
-    dout_flat = channels_first(                                   # (F, N*Ho*Wo)
-        dout, scratch(workspace, "dout", (f, cols.shape[1]), w.dtype, xp))
-    dw = xp.matmul(dout_flat, cols.T).reshape(w.shape)
-    db = dout_flat.sum(axis=1) if cache["has_bias"] else None
-    # cols is not needed any more: dcols, of the same shape, overwrites it (half the memory)
-    cache["cols"] = None
-    dcols = xp.matmul(w.reshape(f, -1).T, dout_flat, out=cols)     # (K, N*Ho*Wo)
-    dx = col2im(dcols, x.shape, (kh, kw), stride, padding, out_size)
-    return dx, dw, db
+    dout_rows = xp.ascontiguousarray(dout, dtype=w.dtype).reshape(n, f, -1)  # (N, F, Ho*Wo)
+    weights_t = w.reshape(f, k).T                                   # (K, F)
+    buffer = scratch(workspace, "cols", (k * out_h * out_w,), w.dtype, xp)
+    dw_t = xp.zeros((k, f), dtype=w.dtype)
+    dw_band = scratch(workspace, "dw", (k, f), w.dtype, xp)
+    dx = xp.zeros(x.shape, dtype=w.dtype)
+    for image, top, bottom in _training_bands(n, out_h, k * out_w * w.dtype.itemsize, xp):
+        band = slice(top * out_w, bottom * out_w)
+        cols = im2col_rows(x[image], (kh, kw), stride, padding, (top, bottom),
+                           out=_prefix(buffer, (k, band.stop - band.start)))
+        grad = dout_rows[image, :, band]                            # (F, rows*Wo)
+        dw_t += xp.matmul(cols, grad.T, out=dw_band)                # (K, F)
+        dcols = xp.matmul(weights_t, grad, out=cols)                # overwrites the columns
+        col2im_rows(dcols, dx[image], (kh, kw), stride, padding, (top, bottom))
+    db = dout_rows.sum(axis=(0, 2)) if cache["has_bias"] else None
+    return dx, dw_t.T.reshape(w.shape), db
 
 
 # --- transposed convolution ----------------------------------------------------------------------
@@ -226,8 +252,8 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
     workspace : dict, optional
         Work arrays reused between calls (:func:`~fromscratch.nn._conv_kernels.scratch`).
     band_bytes : int, optional
-        Compute the output a band of input rows at a time, within this many bytes of work arrays
-        (:mod:`~fromscratch.nn.conv_banded`), instead of one column matrix for the whole batch.
+        Inference on large images (:mod:`~fromscratch.nn.conv_banded`): bands of the whole
+        batch's input rows within this many bytes of work arrays.
 
     Returns
     -------
@@ -249,43 +275,55 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
     if min(image_shape[2:]) < 1:
         raise ValueError(f"conv_transpose2d: padding {padding} removes the whole {h}x{width} "
                          f"output")
-    if band_bytes is not None:  # the backward pass makes the channels-first copy if it runs
+    cache = (x, image_shape, w, b is not None, stride, padding, workspace)
+    if band_bytes is not None:
         out = conv_transpose2d_forward_banded(x, w, b, stride, padding, image_shape, band_bytes)
-        return out, (x, x.shape, out.shape, w, b is not None, stride, padding, workspace)
-    x_flat = channels_first(x)                                     # (C_in, N*H*W), a copy
-    cols = scratch(workspace, "cols", (c_out * kh * kw, n * h * width), x.dtype, xp)
-    xp.matmul(w.reshape(c_in, -1).T, x_flat, out=cols)              # (K, N*H*W)
-    out = col2im(cols, image_shape, (kh, kw), stride, padding, (h, width))
-    if b is not None:
-        out += b.reshape(1, c_out, 1, 1)
-    cache = (x_flat, x.shape, out.shape, w, b is not None, stride, padding, workspace)
+        return out, cache
+    k = c_out * kh * kw
+    weights_t = w.reshape(c_in, k).T                                # (K, C_in)
+    x_rows = x.reshape(n, c_in, h * width)                          # (N, C_in, H*W)
+    buffer = scratch(workspace, "cols", (k * h * width,), x.dtype, xp)
+    out = xp.empty(image_shape, dtype=x.dtype)
+    out[...] = 0 if b is None else b.reshape(1, c_out, 1, 1)       # the columns add onto it
+    for image, top, bottom in _training_bands(n, h, k * width * x.dtype.itemsize, xp):
+        band = slice(top * width, bottom * width)
+        cols = xp.matmul(weights_t, x_rows[image, :, band],          # (K, rows*W)
+                         out=_prefix(buffer, (k, band.stop - band.start)))
+        col2im_rows(cols, out[image], (kh, kw), stride, padding, (top, bottom))
     return out, cache
 
 
 def conv_transpose2d_backward(dout, cache):
     """Gradients of :func:`conv_transpose2d_forward`: ``(dx, dw, db)`` (``db`` None without bias).
 
-    ``dcols = im2col(dout)``; ``dX = W @ dcols``, ``dW = X @ dcols.T`` (the forward pass of a
-    convolution and its weight gradient, with the roles swapped).
+    Band by band of input rows: ``dcols = im2col(dout)``, ``dX = W @ dcols``,
+    ``dW += X @ dcols.T`` (the forward pass of a convolution and its weight gradient, with the
+    roles swapped); ``db = dout.sum((0, 2, 3))``.
     """
-    x_flat, x_shape, out_shape, w, has_bias, stride, padding, workspace = cache
+    x, out_shape, w, has_bias, stride, padding, workspace = cache
     xp = array_module(dout)
-    n, c_in, h, width = x_shape
-    if x_flat.ndim == 4:  # a banded forward pass kept the input as it was
-        x_flat = channels_first(x_flat)
-    kh, kw = w.shape[2:]
+    n, c_in, h, width = x.shape
+    _, c_out, kh, kw = w.shape
+    k = c_out * kh * kw
     if tuple(dout.shape) != tuple(out_shape):
         raise ValueError(f"conv_transpose2d_backward: gradient shape {tuple(dout.shape)} does "
                          f"not match the output of the forward pass")
-    dout = dout.astype(w.dtype, copy=False)
-    dcols = scratch(workspace, "cols", (w.shape[1] * kh * kw, n * h * width), w.dtype, xp)
-    im2col(dout, (kh, kw), stride, padding, (h, width), out=dcols)  # (K, N*H*W)
-    dx_flat = scratch(workspace, "dx", (c_in, n * h * width), w.dtype, xp)
-    xp.matmul(w.reshape(c_in, -1), dcols, out=dx_flat)              # (C_in, N*H*W)
-    dx = batch_first(dx_flat, n, h, width)
-    dw = xp.matmul(x_flat, dcols.T).reshape(w.shape)
+    dout = xp.ascontiguousarray(dout, dtype=w.dtype)
+    weights = w.reshape(c_in, k)
+    x_rows = x.reshape(n, c_in, h * width)
+    buffer = scratch(workspace, "cols", (k * h * width,), w.dtype, xp)
+    dw_t = xp.zeros((k, c_in), dtype=w.dtype)
+    dw_band = scratch(workspace, "dw", (k, c_in), w.dtype, xp)
+    dx = xp.empty(x.shape, dtype=w.dtype)
+    dx_rows = dx.reshape(n, c_in, h * width)
+    for image, top, bottom in _training_bands(n, h, k * width * w.dtype.itemsize, xp):
+        band = slice(top * width, bottom * width)
+        dcols = im2col_rows(dout[image], (kh, kw), stride, padding, (top, bottom),
+                            out=_prefix(buffer, (k, band.stop - band.start)))
+        xp.matmul(weights, dcols, out=dx_rows[image, :, band])      # (C_in, rows*W)
+        dw_t += xp.matmul(dcols, x_rows[image, :, band].T, out=dw_band)  # (K, C_in)
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
-    return dx, dw, db
+    return dx, dw_t.T.reshape(w.shape), db
 
 
 # --- modules -------------------------------------------------------------------------------------
@@ -365,7 +403,7 @@ class Conv2d(_ConvBase):
     def forward(self, x):
         b = None if self.bias is None else self.bias.data
         out, cache = conv2d_forward(x, self.weight.data, b, self.stride, self.padding,
-                                    keep_columns=self.training, workspace=self._scratch_space(),
+                                    workspace=self._scratch_space(),
                                     band_bytes=self._band_bytes())
         self._cache = self._keep(cache)
         return out
