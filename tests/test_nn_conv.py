@@ -10,13 +10,9 @@ from fromscratch.nn import conv as conv_module
 from fromscratch.nn._conv_kernels import (
     col2im,
     col2im_reference,
-    col2im_rows,
-    col2im_rows_reference,
     conv_output_size,
     im2col,
     im2col_reference,
-    im2col_rows,
-    im2col_rows_reference,
 )
 from fromscratch.nn.conv import (
     Conv2d,
@@ -77,44 +73,44 @@ def test_col2im_kernel_equals_twin_and_is_the_adjoint(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_band_kernels_equal_twins_and_are_adjoint(dtype):
+def test_row_bands_equal_twins_and_are_adjoint(dtype):
     rng = np.random.default_rng(12)
     for _ in range(150):
         shape, kernel, stride, padding, out = random_geometry(rng)
-        image = rng.standard_normal(shape[1:]).astype(dtype)
+        x = rng.standard_normal(shape).astype(dtype)
         top = int(rng.integers(0, out[0]))
         rows = (top, int(rng.integers(top + 1, out[0] + 1)))
-        compiled = im2col_rows(image, kernel, stride, padding, rows)
+        compiled = im2col(x, kernel, stride, padding, out, rows=rows)
         np.testing.assert_array_equal(
-            compiled, im2col_rows_reference(image, kernel, stride, padding, rows))
-        # the band's columns are those of the whole image's im2col
-        whole = im2col(image[None], kernel, stride, padding, out)
-        np.testing.assert_array_equal(compiled, whole[:, rows[0] * out[1]:rows[1] * out[1]])
+            compiled, im2col_reference(x, kernel, stride, padding, out, rows))
+        # a band's columns are those of the whole batch's im2col, for the band's rows
+        whole = im2col(x, kernel, stride, padding, out).reshape(-1, shape[0], *out)
+        np.testing.assert_array_equal(
+            compiled, whole[:, :, rows[0]:rows[1]].reshape(compiled.shape))
         cols = rng.standard_normal(compiled.shape).astype(dtype)
-        start = rng.standard_normal(image.shape).astype(dtype)
-        added = col2im_rows(cols, start.copy(), kernel, stride, padding, rows)
-        twin = start + col2im_rows_reference(cols, image.shape, kernel, stride, padding, rows)
+        start = rng.standard_normal(shape).astype(dtype)
+        added = col2im(cols, shape, kernel, stride, padding, out, rows=rows, out=start.copy(),
+                       add=True)
+        twin = start + col2im_reference(cols, shape, kernel, stride, padding, out, rows)
         tol = 1e-5 if dtype == np.float32 else 1e-13
         np.testing.assert_allclose(added, twin, rtol=tol, atol=tol)
-        # <im2col_rows(x), cols> == <x, col2im_rows(cols)>
+        # <im2col(x, rows), cols> == <x, col2im(cols, rows)>
         lhs = np.sum(compiled.astype(np.float64) * cols)
-        rhs = np.sum(image.astype(np.float64) * (added - start))
+        rhs = np.sum(x.astype(np.float64) * (added - start))
         assert np.isclose(lhs, rhs, rtol=1e-4 if dtype == np.float32 else 1e-12)
 
 
-def test_band_kernels_reject_bad_bands():
-    image = np.zeros((2, 5, 5))
+def test_row_bands_reject_bad_bands():
+    x = np.zeros((1, 2, 5, 5))
     with pytest.raises(ValueError, match="band"):
-        im2col_rows(image, (3, 3), (1, 1), (0, 0), (2, 4))
+        im2col(x, (3, 3), (1, 1), (0, 0), (3, 3), rows=(2, 4))
     with pytest.raises(ValueError, match="band"):
-        im2col_rows(image, (3, 3), (1, 1), (0, 0), (1, 1))
-    with pytest.raises(ValueError, match="one image"):
-        im2col_rows(image[None], (3, 3), (1, 1), (0, 0), (0, 1))
-    with pytest.raises(ValueError, match="columns must be"):
-        col2im_rows(np.zeros((18, 4)), image, (3, 3), (1, 1), (0, 0), (0, 1))
-    with pytest.raises(ValueError, match="C-contiguous"):
-        col2im_rows(np.zeros((18, 6)), np.zeros((2, 5, 10))[:, :, ::2], (3, 3), (1, 1),
-                    (0, 0), (1, 3))
+        im2col(x, (3, 3), (1, 1), (0, 0), (3, 3), rows=(1, 1))
+    with pytest.raises(ValueError, match="columns have shape"):
+        col2im(np.zeros((18, 4)), x.shape, (3, 3), (1, 1), (0, 0), (3, 3), rows=(0, 1))
+    with pytest.raises(ValueError, match="add"):
+        col2im(np.zeros((18, 3)), x.shape, (3, 3), (1, 1), (0, 0), (3, 3), rows=(0, 1),
+               add=True)
 
 
 def test_im2col_layout_is_documented_one():
@@ -360,25 +356,28 @@ def test_training_reuses_work_arrays_and_stays_exact():
 
 
 @pytest.mark.parametrize("transposed", [False, True])
-def test_training_bands_give_the_whole_image_result(transposed, monkeypatch):
-    """Bands of output (or input) rows, as on larger crops, equal one band per image."""
+def test_training_chunks_give_the_whole_batch_result(transposed, monkeypatch):
+    """Chunks of several images, of one image, or of a few rows of one image (as on larger
+    crops) all give the result of one chunk for the whole batch."""
     rng = np.random.default_rng(13)
-    if transposed:
+    if transposed:  # 3*25 rows of columns, 6 input positions per row, 7 rows per image
         layer = ConvTranspose2d(3, 4, 5, stride=2, padding=2, output_padding=1, rng=0)
-        x = rng.standard_normal((2, 3, 7, 6)).astype(np.float32)
-    else:
+        x = rng.standard_normal((3, 3, 7, 6)).astype(np.float32)
+        row_bytes, rows = 4 * 75 * 6, 7
+    else:  # 3*25 rows of columns, 6 output positions per row, 7 output rows per image
         layer = Conv2d(3, 4, 5, stride=2, padding=2, rng=0)
-        x = rng.standard_normal((2, 3, 13, 11)).astype(np.float32)
+        x = rng.standard_normal((3, 3, 13, 11)).astype(np.float32)
+        row_bytes, rows = 4 * 75 * 6, 7
     results = []
-    for band_bytes in (conv_module.TRAINING_BAND_BYTES, 1, 3 * 75 * 6 * 4):
-        monkeypatch.setattr(conv_module, "TRAINING_BAND_BYTES", band_bytes)
+    for chunk_bytes in (2**30, 2 * rows * row_bytes, rows * row_bytes, 3 * row_bytes, 1):
+        monkeypatch.setattr(conv_module, "TRAINING_CHUNK_BYTES", chunk_bytes)
         layer.zero_grad()
         out = layer(x)
         g = np.linspace(-1, 1, out.size, dtype=np.float32).reshape(out.shape)
         results.append((out, layer.backward(g), layer.weight.grad.copy(),
                         layer.bias.grad.copy()))
-    for banded in results[1:]:
-        for a, b in zip(results[0], banded, strict=True):
+    for chunked in results[1:]:
+        for a, b in zip(results[0], chunked, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 

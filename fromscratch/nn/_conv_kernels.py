@@ -54,16 +54,10 @@ __all__ = [
     "col2im",
     "col2im_kernel",
     "col2im_reference",
-    "col2im_rows",
-    "col2im_rows_kernel",
-    "col2im_rows_reference",
     "conv_output_size",
     "im2col",
     "im2col_kernel",
     "im2col_reference",
-    "im2col_rows",
-    "im2col_rows_kernel",
-    "im2col_rows_reference",
     "scratch",
 ]
 
@@ -76,7 +70,12 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
 # --- the readable twins (NumPy or CuPy) ---------------------------------------------------------
 
 
-def im2col_reference(x, kernel, stride, padding, out_size):
+def _rows(rows, out_h: int) -> tuple[int, int]:
+    """``rows`` as (top, bottom), all ``out_h`` output rows when None."""
+    return (0, out_h) if rows is None else (int(rows[0]), int(rows[1]))
+
+
+def im2col_reference(x, kernel, stride, padding, out_size, rows=None):
     """Twin of :func:`im2col_kernel`: one strided slice of the padded batch per kernel offset.
 
     Parameters
@@ -84,10 +83,12 @@ def im2col_reference(x, kernel, stride, padding, out_size):
     x : array (N, C, H, W)
     kernel, stride, padding, out_size : (int, int) pairs
         ``(kh, kw)``, ``(sh, sw)``, ``(ph, pw)`` and ``(Ho, Wo)``.
+    rows : (int, int), optional
+        Only output rows ``[top, bottom)``: the columns of those rows, in the same order.
 
     Returns
     -------
-    cols : array (C*kh*kw, N*Ho*Wo), dtype of ``x``
+    cols : array (C*kh*kw, N*R*Wo), dtype of ``x`` (``R = bottom - top``, default ``Ho``)
     """
     xp = array_module(x)
     n, c, h, w = x.shape
@@ -100,15 +101,18 @@ def im2col_reference(x, kernel, stride, padding, out_size):
             # tap (i, j) sees padded rows i, i + sh, ..., and columns j, j + sw, ...
             window = padded[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw]
             cols[:, i, j] = window.transpose(1, 0, 2, 3)
-    return cols.reshape(c * kh * kw, n * out_h * out_w)
+    top, bottom = _rows(rows, out_h)
+    return cols[:, :, :, :, top:bottom].reshape(c * kh * kw, n * (bottom - top) * out_w)
 
 
-def col2im_reference(cols, image_shape, kernel, stride, padding, out_size):
+def col2im_reference(cols, image_shape, kernel, stride, padding, out_size, rows=None):
     """Twin of :func:`col2im_kernel`: add each kernel offset's slice back, then crop the padding.
 
     Parameters
     ----------
-    cols : array (C*kh*kw, N*Ho*Wo)
+    cols : array (C*kh*kw, N*R*Wo)
+        The columns of output rows ``rows = (top, bottom)`` (``R = bottom - top``; all
+        ``Ho`` rows by default).
     image_shape : (N, C, H, W)
         The shape of the images the columns were (or would be) taken from.
 
@@ -119,50 +123,20 @@ def col2im_reference(cols, image_shape, kernel, stride, padding, out_size):
     xp = array_module(cols)
     n, c, h, w = image_shape
     (kh, kw), (sh, sw), (ph, pw), (out_h, out_w) = kernel, stride, padding, out_size
+    top, bottom = _rows(rows, out_h)
+    # the columns of the other rows are zero: they add nothing
+    taps = xp.zeros((c, kh, kw, n, out_h, out_w), dtype=cols.dtype)
+    taps[:, :, :, :, top:bottom] = cols.reshape(c, kh, kw, n, bottom - top, out_w)
     # big enough for every slice even when the last rows of the image are never read
     padded_h = max(h + 2 * ph, (out_h - 1) * sh + kh)
     padded_w = max(w + 2 * pw, (out_w - 1) * sw + kw)
     padded = xp.zeros((n, c, padded_h, padded_w), dtype=cols.dtype)
-    taps = cols.reshape(c, kh, kw, n, out_h, out_w)
     for i in range(kh):
         for j in range(kw):
             padded[:, :, i:i + sh * out_h:sh, j:j + sw * out_w:sw] += taps[:, i, j].transpose(
                 1, 0, 2, 3
             )
     return padded[:, :, ph:ph + h, pw:pw + w].copy()
-
-
-def im2col_rows_reference(image, kernel, stride, padding, rows):
-    """Twin of :func:`im2col_rows_kernel`: the columns of output rows ``rows = (top, bottom)``
-    of one image (C, H, W) are those columns of the whole image's :func:`im2col_reference`.
-
-    Returns
-    -------
-    cols : array (C*kh*kw, (bottom - top)*Wo), dtype of ``image``
-    """
-    (top, bottom), height, width = rows, image.shape[1], image.shape[2]
-    out_size = (conv_output_size(height, kernel[0], stride[0], padding[0]),
-                conv_output_size(width, kernel[1], stride[1], padding[1]))
-    cols = im2col_reference(image[None], kernel, stride, padding, out_size)
-    return cols[:, top * out_size[1]:bottom * out_size[1]]
-
-
-def col2im_rows_reference(cols, image_shape, kernel, stride, padding, rows):
-    """Twin of :func:`col2im_rows_kernel`: :func:`col2im_reference` of the whole image's
-    columns, zero outside output rows ``rows = (top, bottom)``.
-
-    Returns
-    -------
-    contribution : array (C, H, W) of ``image_shape``, to be added onto the image
-    """
-    xp = array_module(cols)
-    (top, bottom), (c, height, width) = rows, image_shape
-    out_size = (conv_output_size(height, kernel[0], stride[0], padding[0]),
-                conv_output_size(width, kernel[1], stride[1], padding[1]))
-    every_row = xp.zeros((cols.shape[0], out_size[0] * out_size[1]), dtype=cols.dtype)
-    every_row[:, top * out_size[1]:bottom * out_size[1]] = cols
-    return col2im_reference(every_row, (1, c, height, width), kernel, stride, padding,
-                            out_size)[0]
 
 
 # --- the compiled kernels (NumPy only) -----------------------------------------------------------
@@ -187,85 +161,73 @@ def _split_phases(plane, sh, sw, ph, pw, phases):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def im2col_rows_kernel(image, kh, kw, sh, sw, ph, pw, top, bottom, out_w, cols,
-                       start):  # pragma: no cover - compiled
-    """Columns of output rows ``[top, bottom)`` of one image (C, H, W) into
-    ``cols[:, start:start + (bottom - top)*Wo]``; see the module docstring."""
-    channels = image.shape[0]
+def im2col_kernel(x, kh, kw, sh, sw, ph, pw, top, bottom, out_w,
+                  cols):  # pragma: no cover - compiled
+    """Fill ``cols`` (C*kh*kw, N*R*Wo) with the columns of output rows ``[top, bottom)`` of
+    every image of ``x`` (N, C, H, W), ``R = bottom - top``; see the module docstring."""
+    n_images, channels = x.shape[:2]
     rows = bottom - top
     n_positions = rows * out_w
     # the phases of the padded rows the band reads: tap (i, j) at output (oh, ow) reads padded
     # pixel (oh*sh + i, ow*sw + j) = phase (i % sh, j % sw), position (oh - top + i//sh,
-    # ow + j//sw); phase row 0 is padded row top*sh (+ its phase offset)
-    phases = np.empty((sh, sw, rows + (kh - 1) // sh, out_w + (kw - 1) // sw), dtype=image.dtype)
-    for c in range(channels):
-        _split_phases(image[c], sh, sw, ph - top * sh, pw, phases)
-        for i in range(kh):
-            for j in range(kw):
-                source = phases[i % sh, j % sw]
-                di, dj = i // sh, j // sw
-                # one (rows, Wo) block of a row of ``cols``, written front to back
-                target = cols[(c * kh + i) * kw + j, start:start + n_positions]
-                for oh in range(rows):
-                    row = source[oh + di]
-                    for ow in range(out_w):
-                        target[oh * out_w + ow] = row[dj + ow]
-
-
-@njit(cache=True)
-def im2col_kernel(x, kh, kw, sh, sw, ph, pw, out_h, out_w, cols):  # pragma: no cover - compiled
-    """Fill ``cols`` (C*kh*kw, N*Ho*Wo) from ``x`` (N, C, H, W): every image, all its rows."""
-    for n in range(x.shape[0]):
-        im2col_rows_kernel(x[n], kh, kw, sh, sw, ph, pw, 0, out_h, out_w, cols,
-                           n * out_h * out_w)
-
-
-@njit(cache=True)
-def col2im_rows_kernel(cols, start, kh, kw, sh, sw, ph, pw, top, bottom, out_w,
-                       image):  # pragma: no cover - compiled
-    """Add ``cols[:, start:start + (bottom - top)*Wo]``, the columns of output rows
-    ``[top, bottom)``, back onto one image (C, H, W) (``+=``); see the module docstring."""
-    channels, height, width = image.shape
-    phase_len = out_w + (kw - 1) // sw + 1
-    phases = np.zeros((sw, phase_len), dtype=image.dtype)
-    for c in range(channels):
-        for i in range(kh):
-            for oh in range(top, bottom):
-                y = oh * sh + i - ph
-                if y < 0 or y >= height:  # contributions to padding are dropped
-                    continue
-                first = start + (oh - top) * out_w
-                phases[:] = 0
-                # gather the kw taps of this input row in phase order: contiguous additions
+    # ow + j//sw) (phase row 0 starts at padded row top*sh)
+    phases = np.empty((sh, sw, rows + (kh - 1) // sh, out_w + (kw - 1) // sw), dtype=x.dtype)
+    for n in range(n_images):
+        start = n * n_positions
+        for c in range(channels):
+            _split_phases(x[n, c], sh, sw, ph - top * sh, pw, phases)
+            for i in range(kh):
                 for j in range(kw):
-                    phase = phases[j % sw]
-                    shift = j // sw
-                    source = cols[(c * kh + i) * kw + j, first:first + out_w]
-                    for ow in range(out_w):
-                        phase[shift + ow] += source[ow]
-                # add phase r back onto columns k*sw + r - pw, for the k inside the image
-                # (bounds worked out once per phase: no test in the loop)
-                target = image[c, y]
-                for r in range(sw):
-                    lo = max(0, (pw - r + sw - 1) // sw)
-                    hi = min(phase_len, (width - 1 + pw - r) // sw + 1)
-                    phase = phases[r]
-                    for k in range(lo, hi):
-                        target[k * sw + r - pw] += phase[k]
+                    source = phases[i % sh, j % sw]
+                    di, dj = i // sh, j // sw
+                    # one (R, Wo) block of a row of ``cols``, written front to back
+                    target = cols[(c * kh + i) * kw + j, start:start + n_positions]
+                    for oh in range(rows):
+                        row = source[oh + di]
+                        for ow in range(out_w):
+                            target[oh * out_w + ow] = row[dj + ow]
 
 
 @njit(cache=True)
-def col2im_kernel(cols, kh, kw, sh, sw, ph, pw, out_h, out_w, x):  # pragma: no cover - compiled
-    """Add ``cols`` (C*kh*kw, N*Ho*Wo) back onto ``x`` (N, C, H, W) (``+=``): every image."""
-    for n in range(x.shape[0]):
-        col2im_rows_kernel(cols, n * out_h * out_w, kh, kw, sh, sw, ph, pw, 0, out_h, out_w,
-                           x[n])
+def col2im_kernel(cols, kh, kw, sh, sw, ph, pw, top, bottom, out_w,
+                  x):  # pragma: no cover - compiled
+    """Add ``cols`` (C*kh*kw, N*R*Wo), the columns of output rows ``[top, bottom)``, back onto
+    ``x`` (N, C, H, W) (``+=``); see the module docstring."""
+    n_images, channels, height, width = x.shape
+    n_positions = (bottom - top) * out_w
+    phase_len = out_w + (kw - 1) // sw + 1
+    phases = np.zeros((sw, phase_len), dtype=x.dtype)
+    for n in range(n_images):
+        for c in range(channels):
+            for i in range(kh):
+                for oh in range(top, bottom):
+                    y = oh * sh + i - ph
+                    if y < 0 or y >= height:  # contributions to padding are dropped
+                        continue
+                    start = n * n_positions + (oh - top) * out_w
+                    phases[:] = 0
+                    # gather the kw taps of this input row in phase order: contiguous additions
+                    for j in range(kw):
+                        phase = phases[j % sw]
+                        shift = j // sw
+                        source = cols[(c * kh + i) * kw + j, start:start + out_w]
+                        for ow in range(out_w):
+                            phase[shift + ow] += source[ow]
+                    # add phase r back onto columns k*sw + r - pw, for the k inside the image
+                    # (bounds worked out once per phase: no test in the loop)
+                    target = x[n, c, y]
+                    for r in range(sw):
+                        first = max(0, (pw - r + sw - 1) // sw)
+                        stop = min(phase_len, (width - 1 + pw - r) // sw + 1)
+                        phase = phases[r]
+                        for k in range(first, stop):
+                            target[k * sw + r - pw] += phase[k]
 
 
 # --- validated dispatch --------------------------------------------------------------------------
 
 
-def _check_geometry(image_shape, kernel, stride, padding, out_size) -> None:
+def _check_geometry(image_shape, kernel, stride, padding, out_size, rows=None) -> None:
     h, w = image_shape[2:]
     for name, pair, low in (("kernel", kernel, 1), ("stride", stride, 1), ("padding", padding, 0)):
         if len(pair) != 2 or min(pair) < low:
@@ -275,120 +237,81 @@ def _check_geometry(image_shape, kernel, stride, padding, out_size) -> None:
     if tuple(out_size) != expected or min(expected) < 1:
         raise ValueError(f"output size {tuple(out_size)} does not fit images {h}x{w} with kernel "
                          f"{kernel}, stride {stride}, padding {padding} (expected {expected})")
+    if rows is not None and not 0 <= rows[0] < rows[1] <= expected[0]:
+        raise ValueError(f"rows {tuple(rows)} are not a band of the {expected[0]} output rows")
 
 
-def im2col(x, kernel, stride, padding, out_size, use_numba: bool = True, out=None):
+def im2col(x, kernel, stride, padding, out_size, use_numba: bool = True, out=None, rows=None):
     """Columns (C*kh*kw, N*Ho*Wo) of the batch ``x`` (N, C, H, W): the kernel on NumPy arrays
     (``use_numba``), the twin otherwise (and always on CuPy).
 
     ``out``, a C-contiguous array of that shape and ``x``'s dtype and backend, receives the
     columns instead of a new array (layers reuse one buffer from call to call: a fresh buffer of
     tens of megabytes costs a page fault per 4 KiB the first time it is written, more than the
-    copy itself).
+    copy itself). ``rows = (top, bottom)`` gives only the columns of those output rows,
+    (C*kh*kw, N*(bottom - top)*Wo), in the same order.
     """
-    _check_geometry(x.shape, kernel, stride, padding, out_size)
+    _check_geometry(x.shape, kernel, stride, padding, out_size, rows)
     n, c = x.shape[:2]
-    shape = (c * kernel[0] * kernel[1], n * out_size[0] * out_size[1])
+    top, bottom = _rows(rows, out_size[0])
+    shape = (c * kernel[0] * kernel[1], n * (bottom - top) * out_size[1])
     if out is not None and (tuple(out.shape) != shape or out.dtype != x.dtype
                             or array_module(out) is not array_module(x)
                             or not out.flags.c_contiguous):
         raise ValueError(f"out must be a C-contiguous {x.dtype} array of shape {shape}")
     if not use_numba or array_module(x) is not np:
-        cols = im2col_reference(x, kernel, stride, padding, out_size)
+        cols = im2col_reference(x, kernel, stride, padding, out_size, rows)
         if out is None:
             return cols
         out[...] = cols
         return out
     cols = np.empty(shape, dtype=x.dtype) if out is None else out
-    im2col_kernel(np.ascontiguousarray(x), *kernel, *stride, *padding, *out_size, cols)
+    im2col_kernel(np.ascontiguousarray(x), *kernel, *stride, *padding, top, bottom,
+                  out_size[1], cols)
     return cols
 
 
 def col2im(cols, image_shape, kernel, stride, padding, out_size, use_numba: bool = True,
-           out=None):
+           out=None, rows=None, add: bool = False):
     """Images (N, C, H, W) with the columns ``cols`` (C*kh*kw, N*Ho*Wo) added back: the adjoint
     of :func:`im2col`. Kernel on NumPy arrays (``use_numba``), the twin otherwise.
 
     ``out``, a C-contiguous array of ``image_shape`` and ``cols``' dtype and backend, receives
-    the images (overwritten, not added to) instead of a new array.
+    the images (overwritten, or added to with ``add``) instead of a new array. ``rows = (top,
+    bottom)``: the columns are those of output rows ``[top, bottom)`` only, (C*kh*kw,
+    N*(bottom - top)*Wo), as :func:`im2col` gives them.
     """
     image_shape = tuple(int(s) for s in image_shape)
-    _check_geometry(image_shape, kernel, stride, padding, out_size)
+    _check_geometry(image_shape, kernel, stride, padding, out_size, rows)
     n, c = image_shape[:2]
-    expected = (c * kernel[0] * kernel[1], n * out_size[0] * out_size[1])
+    top, bottom = _rows(rows, out_size[0])
+    expected = (c * kernel[0] * kernel[1], n * (bottom - top) * out_size[1])
     if tuple(cols.shape) != expected:
         raise ValueError(f"columns have shape {tuple(cols.shape)}, expected {expected}")
     if out is not None and (tuple(out.shape) != image_shape or out.dtype != cols.dtype
                             or array_module(out) is not array_module(cols)
                             or not out.flags.c_contiguous):
         raise ValueError(f"out must be a C-contiguous {cols.dtype} array of shape {image_shape}")
+    if add and out is None:
+        raise ValueError("add=True adds onto out: give out")
     if not use_numba or array_module(cols) is not np:
-        images = col2im_reference(cols, image_shape, kernel, stride, padding, out_size)
+        images = col2im_reference(cols, image_shape, kernel, stride, padding, out_size, rows)
         if out is None:
             return images
-        out[...] = images
+        if add:
+            out += images
+        else:
+            out[...] = images
         return out
     if out is None:
         images = np.zeros(image_shape, dtype=cols.dtype)
     else:
         images = out
-        images[...] = 0
-    col2im_kernel(np.ascontiguousarray(cols), *kernel, *stride, *padding, *out_size, images)
+        if not add:
+            images[...] = 0
+    col2im_kernel(np.ascontiguousarray(cols), *kernel, *stride, *padding, top, bottom,
+                  out_size[1], images)
     return images
-
-
-def _check_rows(image_shape, kernel, stride, padding, rows) -> tuple[int, int]:
-    """Check a band of output rows of one image (C, H, W); return the output size (Ho, Wo)."""
-    if len(image_shape) != 3:
-        raise ValueError(f"expected one image (C, H, W), got shape {tuple(image_shape)}")
-    out_size = (conv_output_size(image_shape[1], kernel[0], stride[0], padding[0]),
-                conv_output_size(image_shape[2], kernel[1], stride[1], padding[1]))
-    _check_geometry((1, *image_shape), kernel, stride, padding, out_size)
-    top, bottom = rows
-    if not 0 <= top < bottom <= out_size[0]:
-        raise ValueError(f"output rows {tuple(rows)} are not a band of the {out_size[0]} rows")
-    return out_size
-
-
-def im2col_rows(image, kernel, stride, padding, rows, out=None, use_numba: bool = True):
-    """Columns (C*kh*kw, (bottom - top)*Wo) of output rows ``rows = (top, bottom)`` of one
-    image (C, H, W): the columns :func:`im2col` gives that band. Kernel on NumPy arrays
-    (``use_numba``), the twin otherwise; ``out`` (C-contiguous) receives them if given."""
-    _, out_w = _check_rows(image.shape, kernel, stride, padding, rows)
-    shape = (image.shape[0] * kernel[0] * kernel[1], (rows[1] - rows[0]) * out_w)
-    if out is not None and (tuple(out.shape) != shape or out.dtype != image.dtype
-                            or array_module(out) is not array_module(image)
-                            or not out.flags.c_contiguous):
-        raise ValueError(f"out must be a C-contiguous {image.dtype} array of shape {shape}")
-    if not use_numba or array_module(image) is not np:
-        cols = im2col_rows_reference(image, kernel, stride, padding, rows)
-        if out is None:
-            return cols
-        out[...] = cols
-        return out
-    cols = np.empty(shape, dtype=image.dtype) if out is None else out
-    im2col_rows_kernel(np.ascontiguousarray(image), *kernel, *stride, *padding, *rows, out_w,
-                       cols, 0)
-    return cols
-
-
-def col2im_rows(cols, image, kernel, stride, padding, rows, use_numba: bool = True):
-    """Add the columns ``cols`` (C*kh*kw, (bottom - top)*Wo) of output rows ``rows = (top,
-    bottom)`` back onto ``image`` (C, H, W, C-contiguous), in place: the adjoint of
-    :func:`im2col_rows`. Kernel on NumPy arrays (``use_numba``), the twin otherwise."""
-    _, out_w = _check_rows(image.shape, kernel, stride, padding, rows)
-    shape = (image.shape[0] * kernel[0] * kernel[1], (rows[1] - rows[0]) * out_w)
-    if tuple(cols.shape) != shape or cols.dtype != image.dtype:
-        raise ValueError(f"columns must be {image.dtype} of shape {shape}, got "
-                         f"{cols.dtype} {tuple(cols.shape)}")
-    if not image.flags.c_contiguous:
-        raise ValueError("col2im_rows adds onto a C-contiguous image")
-    if not use_numba or array_module(cols) is not np:
-        image += col2im_rows_reference(cols, image.shape, kernel, stride, padding, rows)
-        return image
-    col2im_rows_kernel(np.ascontiguousarray(cols), 0, *kernel, *stride, *padding, *rows, out_w,
-                       image)
-    return image
 
 
 # --- layouts and work arrays for the GEMMs -------------------------------------------------------

@@ -80,7 +80,7 @@ from numbers import Integral
 import numpy as np
 
 from ..backend import array_module, get_xp, make_rng
-from ._conv_kernels import col2im_rows, conv_output_size, im2col_rows, scratch
+from ._conv_kernels import col2im, conv_output_size, im2col, scratch
 from .conv_banded import (
     BAND_BYTES,
     _prefix,
@@ -100,8 +100,8 @@ __all__ = [
     "conv_transpose2d_forward",
 ]
 
-#: Bytes of one band's column matrix in training (one 128 x 128 crop's at up to 128 channels).
-TRAINING_BAND_BYTES = 16 * 2**20
+#: Bytes of one chunk's column matrix in training (one 128 x 128 crop's at 128 channels).
+TRAINING_CHUNK_BYTES = 16 * 2**20
 
 #: ``init=`` choices, as for ``nn.Linear``: He-normal (ReLU/GDN nets) or Xavier-uniform.
 _INIT = {"he": he_normal, "xavier": xavier_uniform}
@@ -129,15 +129,48 @@ def _check_input(x, w, kind: str):
 # --- convolution ------------------------------------------------------------------------------
 
 
-def _training_bands(n_images: int, total_rows: int, bytes_per_row: int, xp):
-    """(image, top, bottom): every image of the batch in bands of rows whose column matrix fits
-    :data:`TRAINING_BAND_BYTES` (on the CPU; a GPU takes each image whole)."""
-    rows = total_rows if xp is not np else band_rows(bytes_per_row, TRAINING_BAND_BYTES,
-                                                     total_rows)
-    rows = -(-total_rows // -(-total_rows // rows))  # bands of (nearly) equal height
+def _training_chunks(n_images: int, total_rows: int, bytes_per_row: int, xp):
+    """``(first, stop, top, bottom)``: images ``[first, stop)``, their rows ``[top, bottom)``.
+
+    On the CPU a chunk's column matrix stays within :data:`TRAINING_CHUNK_BYTES`: as many whole
+    images as fit, or one image in bands of rows if one alone does not. A GPU takes the batch.
+    """
+    if xp is not np:
+        yield 0, n_images, 0, total_rows
+        return
+    per_image = bytes_per_row * total_rows
+    if per_image <= TRAINING_CHUNK_BYTES:
+        images = _even(n_images, TRAINING_CHUNK_BYTES // per_image)
+        for first in range(0, n_images, images):
+            yield first, min(first + images, n_images), 0, total_rows
+        return
+    rows = _even(total_rows, band_rows(bytes_per_row, TRAINING_CHUNK_BYTES, total_rows))
     for image in range(n_images):
         for top in range(0, total_rows, rows):
-            yield image, top, min(top + rows, total_rows)
+            yield image, image + 1, top, min(top + rows, total_rows)
+
+
+def _even(total: int, most: int) -> int:
+    """The size of the fewest equal parts of ``total``, each at most ``most`` (>= 1)."""
+    parts = -(-total // max(1, most))
+    return -(-total // parts)
+
+
+def _channels_first_chunk(a, first, stop, band, workspace, name):
+    """(N, C, P) rows ``band`` of images ``[first, stop)`` -> (C, images*len(band)): a copy in
+    the layout in which one GEMM covers the whole chunk."""
+    xp = array_module(a)
+    images, c, width = stop - first, a.shape[1], band.stop - band.start
+    flat = scratch(workspace, name, (c * a.shape[0] * a.shape[2],), a.dtype, xp)
+    chunk = _prefix(flat, (c, images, width))
+    chunk[...] = a[first:stop, :, band].transpose(1, 0, 2)
+    return chunk.reshape(c, images * width)
+
+
+def _per_image(a, images: int):
+    """(K, images*P) columns -> (images, K, P): one matrix per image, for a batched product."""
+    k = a.shape[0]
+    return a.reshape(k, images, -1).transpose(1, 0, 2)
 
 
 def conv2d_forward(x, w, b, stride=1, padding=0, *, workspace=None,
@@ -153,7 +186,7 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, workspace=None,
     stride, padding : int or (int, int)
     workspace : dict, optional
         Work arrays reused between calls (:func:`~fromscratch.nn._conv_kernels.scratch`): the
-        column matrix of one band of output rows.
+        column matrix of one chunk of images.
     band_bytes : int, optional
         Inference on large images (:mod:`~fromscratch.nn.conv_banded`): bands of the whole
         batch's rows whose work arrays stay within this many bytes (``workspace`` is unused).
@@ -181,12 +214,14 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, workspace=None,
     weights = w.reshape(f, k)
     out = xp.empty((n, f, *out_size), dtype=x.dtype)
     out_rows = out.reshape(n, f, -1)                                # (N, F, Ho*Wo)
-    buffer = scratch(workspace, "cols", (k * out_size[0] * out_w,), x.dtype, xp)
-    for image, top, bottom in _training_bands(n, out_size[0], k * out_w * x.dtype.itemsize, xp):
+    buffer = scratch(workspace, "cols", (k * n * out_size[0] * out_w,), x.dtype, xp)
+    for first, stop, top, bottom in _training_chunks(n, out_size[0], k * out_w * x.dtype.itemsize,
+                                                     xp):
         band = slice(top * out_w, bottom * out_w)
-        cols = im2col_rows(x[image], (kh, kw), stride, padding, (top, bottom),
-                           out=_prefix(buffer, (k, band.stop - band.start)))
-        xp.matmul(weights, cols, out=out_rows[image, :, band])      # straight into NCHW
+        cols = im2col(x[first:stop], (kh, kw), stride, padding, out_size, rows=(top, bottom),
+                      out=_prefix(buffer, (k, (stop - first) * (band.stop - band.start))))
+        # one product per image, straight into its rows of the NCHW output
+        xp.matmul(weights, _per_image(cols, stop - first), out=out_rows[first:stop, :, band])
     if b is not None:
         out += b.reshape(1, f, 1, 1)
     return out, cache
@@ -195,34 +230,36 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, workspace=None,
 def conv2d_backward(dout, cache):
     """Gradients of :func:`conv2d_forward`: ``(dx, dw, db)`` (``db`` is None without a bias).
 
-    Band by band, as in the forward pass: the band's columns are built again, then
-    ``dw += dO @ cols.T`` and ``dx += col2im(W.T @ dO)`` with ``dO`` the band's upstream
-    gradient (F, rows*Wo); ``db = dout.sum((0, 2, 3))``. See the module docstring.
+    Chunk by chunk, as in the forward pass: the chunk's columns are built again, then
+    ``dw += dO @ cols.T`` and ``dx += col2im(W.T @ dO)`` with ``dO`` the chunk's upstream
+    gradient as (F, positions); ``db = dout.sum((0, 2, 3))``. See the module docstring.
     """
     x, w, stride, padding = cache["x"], cache["w"], cache["stride"], cache["padding"]
     out_shape, workspace = cache["out_shape"], cache["workspace"]
     xp = array_module(dout)
     n, c = x.shape[:2]
     f, _, kh, kw = w.shape
-    out_h, out_w = out_shape[2:]
-    k = c * kh * kw
+    out_size = tuple(out_shape[2:])
+    k, out_w = c * kh * kw, out_size[1]
     if tuple(dout.shape) != tuple(out_shape):
         raise ValueError(f"conv2d_backward: gradient shape {tuple(dout.shape)} does not match "
                          f"the output of the forward pass")
-    dout_rows = xp.ascontiguousarray(dout, dtype=w.dtype).reshape(n, f, -1)  # (N, F, Ho*Wo)
+    dout_rows = dout.astype(w.dtype, copy=False).reshape(n, f, -1)  # (N, F, Ho*Wo)
     weights_t = w.reshape(f, k).T                                   # (K, F)
-    buffer = scratch(workspace, "cols", (k * out_h * out_w,), w.dtype, xp)
+    buffer = scratch(workspace, "cols", (k * n * out_size[0] * out_w,), w.dtype, xp)
     dw_t = xp.zeros((k, f), dtype=w.dtype)
-    dw_band = scratch(workspace, "dw", (k, f), w.dtype, xp)
+    dw_chunk = scratch(workspace, "dw", (k, f), w.dtype, xp)
     dx = xp.zeros(x.shape, dtype=w.dtype)
-    for image, top, bottom in _training_bands(n, out_h, k * out_w * w.dtype.itemsize, xp):
+    for first, stop, top, bottom in _training_chunks(n, out_size[0], k * out_w * w.dtype.itemsize,
+                                                     xp):
         band = slice(top * out_w, bottom * out_w)
-        cols = im2col_rows(x[image], (kh, kw), stride, padding, (top, bottom),
-                           out=_prefix(buffer, (k, band.stop - band.start)))
-        grad = dout_rows[image, :, band]                            # (F, rows*Wo)
-        dw_t += xp.matmul(cols, grad.T, out=dw_band)                # (K, F)
+        cols = im2col(x[first:stop], (kh, kw), stride, padding, out_size, rows=(top, bottom),
+                      out=_prefix(buffer, (k, (stop - first) * (band.stop - band.start))))
+        grad = _channels_first_chunk(dout_rows, first, stop, band, workspace, "dout")
+        dw_t += xp.matmul(cols, grad.T, out=dw_chunk)               # (K, F)
         dcols = xp.matmul(weights_t, grad, out=cols)                # overwrites the columns
-        col2im_rows(dcols, dx[image], (kh, kw), stride, padding, (top, bottom))
+        col2im(dcols, dx[first:stop].shape, (kh, kw), stride, padding, out_size,
+               rows=(top, bottom), out=dx[first:stop], add=True)
     db = dout_rows.sum(axis=(0, 2)) if cache["has_bias"] else None
     return dx, dw_t.T.reshape(w.shape), db
 
@@ -282,21 +319,23 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
     k = c_out * kh * kw
     weights_t = w.reshape(c_in, k).T                                # (K, C_in)
     x_rows = x.reshape(n, c_in, h * width)                          # (N, C_in, H*W)
-    buffer = scratch(workspace, "cols", (k * h * width,), x.dtype, xp)
+    buffer = scratch(workspace, "cols", (k * n * h * width,), x.dtype, xp)
     out = xp.empty(image_shape, dtype=x.dtype)
     out[...] = 0 if b is None else b.reshape(1, c_out, 1, 1)       # the columns add onto it
-    for image, top, bottom in _training_bands(n, h, k * width * x.dtype.itemsize, xp):
+    for first, stop, top, bottom in _training_chunks(n, h, k * width * x.dtype.itemsize, xp):
         band = slice(top * width, bottom * width)
-        cols = xp.matmul(weights_t, x_rows[image, :, band],          # (K, rows*W)
-                         out=_prefix(buffer, (k, band.stop - band.start)))
-        col2im_rows(cols, out[image], (kh, kw), stride, padding, (top, bottom))
+        x_chunk = _channels_first_chunk(x_rows, first, stop, band, workspace, "x")
+        cols = xp.matmul(weights_t, x_chunk,                         # (K, positions)
+                         out=_prefix(buffer, (k, x_chunk.shape[1])))
+        col2im(cols, out[first:stop].shape, (kh, kw), stride, padding, (h, width),
+               rows=(top, bottom), out=out[first:stop], add=True)
     return out, cache
 
 
 def conv_transpose2d_backward(dout, cache):
     """Gradients of :func:`conv_transpose2d_forward`: ``(dx, dw, db)`` (``db`` None without bias).
 
-    Band by band of input rows: ``dcols = im2col(dout)``, ``dX = W @ dcols``,
+    Chunk by chunk of input rows: ``dcols = im2col(dout)``, ``dX = W @ dcols``,
     ``dW += X @ dcols.T`` (the forward pass of a convolution and its weight gradient, with the
     roles swapped); ``db = dout.sum((0, 2, 3))``.
     """
@@ -308,20 +347,23 @@ def conv_transpose2d_backward(dout, cache):
     if tuple(dout.shape) != tuple(out_shape):
         raise ValueError(f"conv_transpose2d_backward: gradient shape {tuple(dout.shape)} does "
                          f"not match the output of the forward pass")
-    dout = xp.ascontiguousarray(dout, dtype=w.dtype)
+    dout = dout.astype(w.dtype, copy=False)
     weights = w.reshape(c_in, k)
     x_rows = x.reshape(n, c_in, h * width)
-    buffer = scratch(workspace, "cols", (k * h * width,), w.dtype, xp)
+    buffer = scratch(workspace, "cols", (k * n * h * width,), w.dtype, xp)
     dw_t = xp.zeros((k, c_in), dtype=w.dtype)
-    dw_band = scratch(workspace, "dw", (k, c_in), w.dtype, xp)
+    dw_chunk = scratch(workspace, "dw", (k, c_in), w.dtype, xp)
     dx = xp.empty(x.shape, dtype=w.dtype)
     dx_rows = dx.reshape(n, c_in, h * width)
-    for image, top, bottom in _training_bands(n, h, k * width * w.dtype.itemsize, xp):
+    for first, stop, top, bottom in _training_chunks(n, h, k * width * w.dtype.itemsize, xp):
         band = slice(top * width, bottom * width)
-        dcols = im2col_rows(dout[image], (kh, kw), stride, padding, (top, bottom),
-                            out=_prefix(buffer, (k, band.stop - band.start)))
-        xp.matmul(weights, dcols, out=dx_rows[image, :, band])      # (C_in, rows*W)
-        dw_t += xp.matmul(dcols, x_rows[image, :, band].T, out=dw_band)  # (K, C_in)
+        positions = (stop - first) * (band.stop - band.start)
+        dcols = im2col(dout[first:stop], (kh, kw), stride, padding, (h, width),
+                       rows=(top, bottom), out=_prefix(buffer, (k, positions)))
+        # one product per image, straight into its rows of dx
+        xp.matmul(weights, _per_image(dcols, stop - first), out=dx_rows[first:stop, :, band])
+        x_chunk = _channels_first_chunk(x_rows, first, stop, band, workspace, "x")
+        dw_t += xp.matmul(dcols, x_chunk.T, out=dw_chunk)           # (K, C_in)
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw_t.T.reshape(w.shape), db
 
