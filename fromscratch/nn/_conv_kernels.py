@@ -199,29 +199,32 @@ def col2im_kernel(cols, kh, kw, sh, sw, ph, pw, top, bottom, out_w,
     phases = np.zeros((sw, phase_len), dtype=x.dtype)
     for n in range(n_images):
         for c in range(channels):
-            for i in range(kh):
-                for oh in range(top, bottom):
-                    y = oh * sh + i - ph
-                    if y < 0 or y >= height:  # contributions to padding are dropped
-                        continue
+            for y in range(height):
+                # the output rows oh of the band whose kernel row i = y + ph - oh*sh reads row y
+                first = max(top, -((kh - 1 - y - ph) // sh))
+                last = min(bottom - 1, (y + ph) // sh)
+                if first > last:  # (a row only the padding sees, or outside the band)
+                    continue
+                phases[:] = 0
+                for oh in range(first, last + 1):
+                    i = y + ph - oh * sh
                     start = n * n_positions + (oh - top) * out_w
-                    phases[:] = 0
-                    # gather the kw taps of this input row in phase order: contiguous additions
+                    # gather the kw taps of this kernel row in phase order: contiguous additions
                     for j in range(kw):
                         phase = phases[j % sw]
                         shift = j // sw
                         source = cols[(c * kh + i) * kw + j, start:start + out_w]
                         for ow in range(out_w):
                             phase[shift + ow] += source[ow]
-                    # add phase r back onto columns k*sw + r - pw, for the k inside the image
-                    # (bounds worked out once per phase: no test in the loop)
-                    target = x[n, c, y]
-                    for r in range(sw):
-                        first = max(0, (pw - r + sw - 1) // sw)
-                        stop = min(phase_len, (width - 1 + pw - r) // sw + 1)
-                        phase = phases[r]
-                        for k in range(first, stop):
-                            target[k * sw + r - pw] += phase[k]
+                # add phase r back onto columns k*sw + r - pw, for the k inside the image
+                # (bounds worked out once per phase: no test in the loop)
+                target = x[n, c, y]
+                for r in range(sw):
+                    lo = max(0, (pw - r + sw - 1) // sw)
+                    hi = min(phase_len, (width - 1 + pw - r) // sw + 1)
+                    phase = phases[r]
+                    for k in range(lo, hi):
+                        target[k * sw + r - pw] += phase[k]
 
 
 # --- validated dispatch --------------------------------------------------------------------------
