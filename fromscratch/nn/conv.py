@@ -130,24 +130,25 @@ def _check_input(x, w, kind: str):
 
 
 def _training_chunks(n_images: int, total_rows: int, bytes_per_row: int, xp):
-    """``(first, stop, top, bottom)``: images ``[first, stop)``, their rows ``[top, bottom)``.
+    """``[(first, stop, top, bottom), ...]``: images ``[first, stop)``, their rows
+    ``[top, bottom)``, and the most positions (images x rows) of one chunk.
 
     On the CPU a chunk's column matrix stays within :data:`TRAINING_CHUNK_BYTES`: as many whole
     images as fit, or one image in bands of rows if one alone does not. A GPU takes the batch.
     """
-    if xp is not np:
-        yield 0, n_images, 0, total_rows
-        return
     per_image = bytes_per_row * total_rows
-    if per_image <= TRAINING_CHUNK_BYTES:
+    if xp is not np:
+        chunks = [(0, n_images, 0, total_rows)]
+    elif per_image <= TRAINING_CHUNK_BYTES:
         images = _even(n_images, TRAINING_CHUNK_BYTES // per_image)
-        for first in range(0, n_images, images):
-            yield first, min(first + images, n_images), 0, total_rows
-        return
-    rows = _even(total_rows, band_rows(bytes_per_row, TRAINING_CHUNK_BYTES, total_rows))
-    for image in range(n_images):
-        for top in range(0, total_rows, rows):
-            yield image, image + 1, top, min(top + rows, total_rows)
+        chunks = [(first, min(first + images, n_images), 0, total_rows)
+                  for first in range(0, n_images, images)]
+    else:
+        rows = _even(total_rows, band_rows(bytes_per_row, TRAINING_CHUNK_BYTES, total_rows))
+        chunks = [(image, image + 1, top, min(top + rows, total_rows))
+                  for image in range(n_images) for top in range(0, total_rows, rows)]
+    most = max((stop - first) * (bottom - top) for first, stop, top, bottom in chunks)
+    return chunks, most
 
 
 def _even(total: int, most: int) -> int:
@@ -156,13 +157,11 @@ def _even(total: int, most: int) -> int:
     return -(-total // parts)
 
 
-def _channels_first_chunk(a, first, stop, band, workspace, name):
-    """(N, C, P) rows ``band`` of images ``[first, stop)`` -> (C, images*len(band)): a copy in
-    the layout in which one GEMM covers the whole chunk."""
-    xp = array_module(a)
+def _channels_first_chunk(a, first, stop, band, buffer):
+    """(N, C, P) rows ``band`` of images ``[first, stop)`` -> (C, images*len(band)), copied into
+    the flat ``buffer``: the layout in which one GEMM covers the whole chunk."""
     images, c, width = stop - first, a.shape[1], band.stop - band.start
-    flat = scratch(workspace, name, (c * a.shape[0] * a.shape[2],), a.dtype, xp)
-    chunk = _prefix(flat, (c, images, width))
+    chunk = _prefix(buffer, (c, images, width))
     chunk[...] = a[first:stop, :, band].transpose(1, 0, 2)
     return chunk.reshape(c, images * width)
 
@@ -214,14 +213,20 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, workspace=None,
     weights = w.reshape(f, k)
     out = xp.empty((n, f, *out_size), dtype=x.dtype)
     out_rows = out.reshape(n, f, -1)                                # (N, F, Ho*Wo)
-    buffer = scratch(workspace, "cols", (k * n * out_size[0] * out_w,), x.dtype, xp)
-    for first, stop, top, bottom in _training_chunks(n, out_size[0], k * out_w * x.dtype.itemsize,
-                                                     xp):
+    chunks, most = _training_chunks(n, out_size[0], k * out_w * x.dtype.itemsize, xp)
+    buffer = scratch(workspace, "cols", (k * most * out_w,), x.dtype, xp)
+    for chunk in chunks:
+        first, stop, top, bottom = chunk
         band = slice(top * out_w, bottom * out_w)
         cols = im2col(x[first:stop], (kh, kw), stride, padding, out_size, rows=(top, bottom),
                       out=_prefix(buffer, (k, (stop - first) * (band.stop - band.start))))
         # one product per image, straight into its rows of the NCHW output
         xp.matmul(weights, _per_image(cols, stop - first), out=out_rows[first:stop, :, band])
+    # the last chunk's columns are still in the buffer: the backward pass starts with them
+    # (unless another call with this workspace writes over them first)
+    cache["held"] = (chunk, cols)
+    if workspace is not None:
+        workspace["columns_of"] = cache["held"]
     if b is not None:
         out += b.reshape(1, f, 1, 1)
     return out, cache
@@ -246,20 +251,31 @@ def conv2d_backward(dout, cache):
                          f"the output of the forward pass")
     dout_rows = dout.astype(w.dtype, copy=False).reshape(n, f, -1)  # (N, F, Ho*Wo)
     weights_t = w.reshape(f, k).T                                   # (K, F)
-    buffer = scratch(workspace, "cols", (k * n * out_size[0] * out_w,), w.dtype, xp)
+    chunks, most = _training_chunks(n, out_size[0], k * out_w * w.dtype.itemsize, xp)
+    buffer = scratch(workspace, "cols", (k * most * out_w,), w.dtype, xp)
+    held = cache.pop("held", None)  # the forward pass's last columns, used up below
+    if workspace is not None and workspace.get("columns_of") is not held:
+        held = None  # written over by another call
+    grad_buffer = scratch(workspace, "dout", (f * most * out_w,), w.dtype, xp)
     dw_t = xp.zeros((k, f), dtype=w.dtype)
     dw_chunk = scratch(workspace, "dw", (k, f), w.dtype, xp)
     dx = xp.zeros(x.shape, dtype=w.dtype)
-    for first, stop, top, bottom in _training_chunks(n, out_size[0], k * out_w * w.dtype.itemsize,
-                                                     xp):
+    for chunk in reversed(chunks):
+        first, stop, top, bottom = chunk
         band = slice(top * out_w, bottom * out_w)
-        cols = im2col(x[first:stop], (kh, kw), stride, padding, out_size, rows=(top, bottom),
-                      out=_prefix(buffer, (k, (stop - first) * (band.stop - band.start))))
-        grad = _channels_first_chunk(dout_rows, first, stop, band, workspace, "dout")
+        if held is not None and chunk == held[0]:
+            cols = held[1]
+        else:  # build the chunk's columns again
+            cols = im2col(x[first:stop], (kh, kw), stride, padding, out_size,
+                          rows=(top, bottom),
+                          out=_prefix(buffer, (k, (stop - first) * (band.stop - band.start))))
+        grad = _channels_first_chunk(dout_rows, first, stop, band, grad_buffer)
         dw_t += xp.matmul(cols, grad.T, out=dw_chunk)               # (K, F)
         dcols = xp.matmul(weights_t, grad, out=cols)                # overwrites the columns
         col2im(dcols, dx[first:stop].shape, (kh, kw), stride, padding, out_size,
                rows=(top, bottom), out=dx[first:stop], add=True)
+    if workspace is not None:
+        workspace["columns_of"] = None
     db = dout_rows.sum(axis=(0, 2)) if cache["has_bias"] else None
     return dx, dw_t.T.reshape(w.shape), db
 
@@ -319,12 +335,14 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
     k = c_out * kh * kw
     weights_t = w.reshape(c_in, k).T                                # (K, C_in)
     x_rows = x.reshape(n, c_in, h * width)                          # (N, C_in, H*W)
-    buffer = scratch(workspace, "cols", (k * n * h * width,), x.dtype, xp)
+    chunks, most = _training_chunks(n, h, k * width * x.dtype.itemsize, xp)
+    buffer = scratch(workspace, "cols", (k * most * width,), x.dtype, xp)
+    x_buffer = scratch(workspace, "x", (c_in * most * width,), x.dtype, xp)
     out = xp.empty(image_shape, dtype=x.dtype)
     out[...] = 0 if b is None else b.reshape(1, c_out, 1, 1)       # the columns add onto it
-    for first, stop, top, bottom in _training_chunks(n, h, k * width * x.dtype.itemsize, xp):
+    for first, stop, top, bottom in chunks:
         band = slice(top * width, bottom * width)
-        x_chunk = _channels_first_chunk(x_rows, first, stop, band, workspace, "x")
+        x_chunk = _channels_first_chunk(x_rows, first, stop, band, x_buffer)
         cols = xp.matmul(weights_t, x_chunk,                         # (K, positions)
                          out=_prefix(buffer, (k, x_chunk.shape[1])))
         col2im(cols, out[first:stop].shape, (kh, kw), stride, padding, (h, width),
@@ -350,19 +368,21 @@ def conv_transpose2d_backward(dout, cache):
     dout = dout.astype(w.dtype, copy=False)
     weights = w.reshape(c_in, k)
     x_rows = x.reshape(n, c_in, h * width)
-    buffer = scratch(workspace, "cols", (k * n * h * width,), w.dtype, xp)
+    chunks, most = _training_chunks(n, h, k * width * w.dtype.itemsize, xp)
+    buffer = scratch(workspace, "cols", (k * most * width,), w.dtype, xp)
+    x_buffer = scratch(workspace, "x", (c_in * most * width,), w.dtype, xp)
     dw_t = xp.zeros((k, c_in), dtype=w.dtype)
     dw_chunk = scratch(workspace, "dw", (k, c_in), w.dtype, xp)
     dx = xp.empty(x.shape, dtype=w.dtype)
     dx_rows = dx.reshape(n, c_in, h * width)
-    for first, stop, top, bottom in _training_chunks(n, h, k * width * w.dtype.itemsize, xp):
+    for first, stop, top, bottom in chunks:
         band = slice(top * width, bottom * width)
         positions = (stop - first) * (band.stop - band.start)
         dcols = im2col(dout[first:stop], (kh, kw), stride, padding, (h, width),
                        rows=(top, bottom), out=_prefix(buffer, (k, positions)))
         # one product per image, straight into its rows of dx
         xp.matmul(weights, _per_image(dcols, stop - first), out=dx_rows[first:stop, :, band])
-        x_chunk = _channels_first_chunk(x_rows, first, stop, band, workspace, "x")
+        x_chunk = _channels_first_chunk(x_rows, first, stop, band, x_buffer)
         dw_t += xp.matmul(dcols, x_chunk.T, out=dw_chunk)           # (K, C_in)
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
     return dx, dw_t.T.reshape(w.shape), db
