@@ -80,7 +80,7 @@ from numbers import Integral
 import numpy as np
 
 from ..backend import array_module, get_xp, make_rng
-from ._conv_kernels import col2im, conv_output_size, im2col, scratch
+from ._conv_kernels import batch_first, col2im, conv_output_size, im2col, scratch
 from .conv_banded import (
     BAND_BYTES,
     _prefix,
@@ -166,12 +166,6 @@ def _channels_first_chunk(a, first, stop, band, buffer):
     return chunk.reshape(c, images * width)
 
 
-def _per_image(a, images: int):
-    """(K, images*P) columns -> (images, K, P): one matrix per image, for a batched product."""
-    k = a.shape[0]
-    return a.reshape(k, images, -1).transpose(1, 0, 2)
-
-
 def conv2d_forward(x, w, b, stride=1, padding=0, *, workspace=None,
                    band_bytes: int | None = None):
     """Cross-correlate a batch with ``F`` kernels (torch's ``conv2d``): im2col, then GEMMs.
@@ -212,23 +206,23 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, workspace=None,
     k, out_w = c * kh * kw, out_size[1]
     weights = w.reshape(f, k)
     out = xp.empty((n, f, *out_size), dtype=x.dtype)
-    out_rows = out.reshape(n, f, -1)                                # (N, F, Ho*Wo)
     chunks, most = _training_chunks(n, out_size[0], k * out_w * x.dtype.itemsize, xp)
     buffer = scratch(workspace, "cols", (k * most * out_w,), x.dtype, xp)
+    product = scratch(workspace, "out", (f * most * out_w,), x.dtype, xp)
     for chunk in chunks:
         first, stop, top, bottom = chunk
-        band = slice(top * out_w, bottom * out_w)
+        positions = (stop - first) * (bottom - top) * out_w
         cols = im2col(x[first:stop], (kh, kw), stride, padding, out_size, rows=(top, bottom),
-                      out=_prefix(buffer, (k, (stop - first) * (band.stop - band.start))))
-        # one product per image, straight into its rows of the NCHW output
-        xp.matmul(weights, _per_image(cols, stop - first), out=out_rows[first:stop, :, band])
+                      out=_prefix(buffer, (k, positions)))
+        chunk_out = xp.matmul(weights, cols, out=_prefix(product, (f, positions)))
+        # into the NCHW output, bias added on the way
+        batch_first(chunk_out, stop - first, bottom - top, out_w, bias=b,
+                    out=out[first:stop, :, top:bottom])
     # the last chunk's columns are still in the buffer: the backward pass starts with them
     # (unless another call with this workspace writes over them first)
     cache["held"] = (chunk, cols)
     if workspace is not None:
         workspace["columns_of"] = cache["held"]
-    if b is not None:
-        out += b.reshape(1, f, 1, 1)
     return out, cache
 
 
@@ -373,15 +367,15 @@ def conv_transpose2d_backward(dout, cache):
     x_buffer = scratch(workspace, "x", (c_in * most * width,), w.dtype, xp)
     dw_t = xp.zeros((k, c_in), dtype=w.dtype)
     dw_chunk = scratch(workspace, "dw", (k, c_in), w.dtype, xp)
+    product = scratch(workspace, "dx", (c_in * most * width,), w.dtype, xp)
     dx = xp.empty(x.shape, dtype=w.dtype)
-    dx_rows = dx.reshape(n, c_in, h * width)
     for first, stop, top, bottom in chunks:
         band = slice(top * width, bottom * width)
         positions = (stop - first) * (band.stop - band.start)
         dcols = im2col(dout[first:stop], (kh, kw), stride, padding, (h, width),
                        rows=(top, bottom), out=_prefix(buffer, (k, positions)))
-        # one product per image, straight into its rows of dx
-        xp.matmul(weights, _per_image(dcols, stop - first), out=dx_rows[first:stop, :, band])
+        chunk_dx = xp.matmul(weights, dcols, out=_prefix(product, (c_in, positions)))
+        batch_first(chunk_dx, stop - first, bottom - top, width, out=dx[first:stop, :, top:bottom])
         x_chunk = _channels_first_chunk(x_rows, first, stop, band, x_buffer)
         dw_t += xp.matmul(dcols, x_chunk.T, out=dw_chunk)           # (K, C_in)
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
