@@ -29,8 +29,6 @@ Copy, for every output position, the ``K = C*kh*kw`` input values the kernel see
 
 The copy costs memory (each pixel appears up to ``kh*kw / s^2`` times) but turns the work into
 one large GEMM, which BLAS runs close to the machine's peak (Chellapilla et al. 2006; Caffe).
-(One product for the whole batch rather than one per image: each BLAS call wakes and waits for
-its threads, which on a busy machine costs more than moving the small result into place.)
 
 Backward: the same matrices, transposed
 ---------------------------------------
@@ -46,13 +44,25 @@ of their gradients (the chain rule for a value used many times). Done naively, o
 addition per entry, adding those overlaps back costs more than the GEMMs; the compiled kernels do
 it row by row in contiguous runs (see :mod:`~fromscratch.nn._conv_kernels`).
 
-Memory: ``cols`` holds ``C*kh*kw*N*Ho*Wo`` numbers, ``kh*kw/s^2`` times the input (6.25 times at
-5 x 5, stride 2: 105 MB for a batch of 8 x 128 x 64 x 64 in float32). The backward pass writes
-``dcols`` over it once ``dW`` is computed, and the layer modules keep these work arrays from one
-training step to the next: writing into freshly allocated memory page-faults every 4 KiB, and on
-the machines measured that cost more than the copy itself. Inference needs none of this: out of
-training mode the layers compute their output in row bands of bounded memory instead
-(:mod:`~fromscratch.nn.conv_banded`), which is what lets a codec take a 12-megapixel photo.
+Chunks: the columns should still be in the cache when the GEMM reads them
+-------------------------------------------------------------------------
+``cols`` holds ``C*kh*kw*N*Ho*Wo`` numbers, ``kh*kw/s^2`` times the input (6.25 times at 5 x 5,
+stride 2: 105 MB for a batch of 8 x 128 x 64 x 64 in float32). Written whole, it goes out to
+main memory and every GEMM streams it back; with 64 output channels each column value takes
+part in only 64 multiply-adds, so that traffic is a large part of the time. Training therefore
+runs the formulas above on *chunks* of the batch whose columns fit :data:`TRAINING_CHUNK_BYTES`
+(16 MiB): as many whole images as fit, or one image in bands of output rows (the sums over a
+chunk's positions add up, as ``dW`` and ``db`` do over the batch). Each chunk's columns are
+written into one work array and read by the GEMMs while they are still in the cache; the
+forward pass keeps nothing, and the backward pass builds each chunk's columns again (an im2col
+costs less than reading the whole matrix back), starting with the last chunk, whose columns the
+forward pass left in the work array. With one thread, this made forward + backward of the
+Ballé layers on 32 x 32 and 64 x 64 inputs 5-25 % faster than one matrix for the whole batch
+(``benchmarks/README.md``); the smaller ones fit the cache whole anyway. The layer modules keep their work arrays from one training step to
+the next: writing into freshly allocated memory page-faults every 4 KiB, which costs more than
+the copy itself. Inference needs none of this: out of training mode the layers compute their
+output in row bands of bounded memory (:mod:`~fromscratch.nn.conv_banded`), which is what lets
+a codec take a 12-megapixel photo.
 
 The transposed convolution is the backward pass of a convolution
 ----------------------------------------------------------------
@@ -68,7 +78,8 @@ backward pass maps ``dout`` to ``dx``. So, with ``w`` of shape ``(C_in, C_out, k
     backward:  dcols = im2col(dout)     (K, N*H*W)
                dX = W @ dcols,  dW = X @ dcols.T,  db = dout.sum((0, 2, 3))
 
-The roles of im2col and col2im swap, and the same two kernels serve both layers.
+The roles of im2col and col2im swap, and the same two kernels serve both layers (in training,
+chunk by chunk of input rows, as above).
 ``output_padding`` (< stride) adds rows and columns at the bottom and right: a stride-2
 convolution maps both 2m and 2m - 1 pixels to m, and it picks which one the transpose returns.
 """
