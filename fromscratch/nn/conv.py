@@ -58,11 +58,11 @@ forward pass keeps nothing, and the backward pass builds each chunk's columns ag
 costs less than reading the whole matrix back), starting with the last chunk, whose columns the
 forward pass left in the work array. With one thread, this made forward + backward of the
 Ballé layers on 32 x 32 and 64 x 64 inputs 5-25 % faster than one matrix for the whole batch
-(``benchmarks/README.md``); the smaller ones fit the cache whole anyway. The layer modules keep their work arrays from one training step to
-the next: writing into freshly allocated memory page-faults every 4 KiB, which costs more than
-the copy itself. Inference needs none of this: out of training mode the layers compute their
-output in row bands of bounded memory (:mod:`~fromscratch.nn.conv_banded`), which is what lets
-a codec take a 12-megapixel photo.
+(``benchmarks/README.md``); the smaller ones fit the cache whole anyway. The layer modules
+keep their work arrays from one training step to the next: writing into freshly allocated
+memory page-faults every 4 KiB, which costs more than the copy itself. Inference needs none of
+this: out of training mode the layers compute their output in row bands of bounded memory
+(:mod:`~fromscratch.nn.conv_banded`), which is what lets a codec take a 12-megapixel photo.
 
 The transposed convolution is the backward pass of a convolution
 ----------------------------------------------------------------
