@@ -382,23 +382,33 @@ def test_training_chunks_give_the_whole_batch_result(transposed, monkeypatch):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-def test_backward_rebuilds_columns_written_over_by_another_call():
-    """The backward pass starts from the forward pass's last columns only while they are still
-    in the shared work buffer."""
+@pytest.mark.parametrize("transposed", [False, True])
+def test_backward_rebuilds_work_arrays_written_over_by_another_call(transposed):
+    """The backward pass starts from the forward pass's last chunk of columns (Conv2d) or copy
+    of the input (ConvTranspose2d) only while it is still in the shared work arrays."""
     rng = np.random.default_rng(14)
-    w = rng.standard_normal((4, 3, 5, 5)).astype(np.float32)
+    if transposed:
+        forward, backward = conv_transpose2d_forward, conv_transpose2d_backward
+        w = rng.standard_normal((3, 4, 5, 5)).astype(np.float32)
+        shape, out_shape = (2, 3, 5, 5), (2, 4, 10, 10)
+        args = (2, 2, 1)
+    else:
+        forward, backward = conv2d_forward, conv2d_backward
+        w = rng.standard_normal((4, 3, 5, 5)).astype(np.float32)
+        shape, out_shape = (2, 3, 10, 9), (2, 4, 5, 5)
+        args = (2, 2)
     b = rng.standard_normal(4).astype(np.float32)
-    x1, x2 = (rng.standard_normal((2, 3, 10, 9)).astype(np.float32) for _ in range(2))
-    g = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
-    expected = conv2d_backward(g, conv2d_forward(x1, w, b, 2, 2)[1])
+    x1, x2 = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+    g = rng.standard_normal(out_shape).astype(np.float32)
+    expected = backward(g, forward(x1, w, b, *args)[1])
     workspace = {}
-    cache1 = conv2d_forward(x1, w, b, 2, 2, workspace=workspace)[1]
-    conv2d_forward(x2, w, b, 2, 2, workspace=workspace)
-    for ours, theirs in zip(conv2d_backward(g, cache1), expected, strict=True):
+    cache1 = forward(x1, w, b, *args, workspace=workspace)[1]
+    forward(x2, w, b, *args, workspace=workspace)
+    for ours, theirs in zip(backward(g, cache1), expected, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
-    cache2 = conv2d_forward(x1, w, b, 2, 2, workspace=workspace)[1]
-    for _ in range(2):  # the second time, the held columns are used up: built again
-        for ours, theirs in zip(conv2d_backward(g, cache2), expected, strict=True):
+    cache2 = forward(x1, w, b, *args, workspace=workspace)[1]
+    for _ in range(2):  # the second time, the held arrays are used up: built again
+        for ours, theirs in zip(backward(g, cache2), expected, strict=True):
             np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
 
 

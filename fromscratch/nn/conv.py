@@ -177,6 +177,25 @@ def _channels_first_chunk(a, first, stop, band, buffer):
     return chunk.reshape(c, images * width)
 
 
+def _hold(cache, workspace, chunk, array) -> None:
+    """Note in ``cache`` that ``array``, the work array of the forward pass's last ``chunk``, is
+    still there for the backward pass (which starts with that chunk)."""
+    cache["held"] = (chunk, array)
+    if workspace is not None:  # shared with later calls: the array is good until one writes
+        workspace["held"] = cache["held"]
+
+
+def _take_held(cache, workspace):
+    """``(chunk, array)`` noted by :func:`_hold`, or None if a later call with the same
+    workspace has written over it (or a backward pass has used it up)."""
+    held = cache.pop("held", None)
+    if workspace is not None:
+        if workspace.get("held") is not held:
+            held = None
+        workspace["held"] = None
+    return held
+
+
 def conv2d_forward(x, w, b, stride=1, padding=0, *, workspace=None,
                    band_bytes: int | None = None):
     """Cross-correlate a batch with ``F`` kernels (torch's ``conv2d``): im2col, then GEMMs.
@@ -229,11 +248,7 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, workspace=None,
         # into the NCHW output, bias added on the way
         batch_first(chunk_out, stop - first, bottom - top, out_w, bias=b,
                     out=out[first:stop, :, top:bottom])
-    # the last chunk's columns are still in the buffer: the backward pass starts with them
-    # (unless another call with this workspace writes over them first)
-    cache["held"] = (chunk, cols)
-    if workspace is not None:
-        workspace["columns_of"] = cache["held"]
+    _hold(cache, workspace, chunk, cols)  # the backward pass starts with these columns
     return out, cache
 
 
@@ -258,9 +273,7 @@ def conv2d_backward(dout, cache):
     weights_t = w.reshape(f, k).T                                   # (K, F)
     chunks, most = _training_chunks(n, out_size[0], k * out_w * w.dtype.itemsize, xp)
     buffer = scratch(workspace, "cols", (k * most * out_w,), w.dtype, xp)
-    held = cache.pop("held", None)  # the forward pass's last columns, used up below
-    if workspace is not None and workspace.get("columns_of") is not held:
-        held = None  # written over by another call
+    held = _take_held(cache, workspace)  # the forward pass's last columns, if still there
     grad_buffer = scratch(workspace, "dout", (f * most * out_w,), w.dtype, xp)
     dw_t = xp.zeros((k, f), dtype=w.dtype)
     dw_chunk = scratch(workspace, "dw", (k, f), w.dtype, xp)
@@ -279,8 +292,6 @@ def conv2d_backward(dout, cache):
         dcols = xp.matmul(weights_t, grad, out=cols)                # overwrites the columns
         col2im(dcols, dx[first:stop].shape, (kh, kw), stride, padding, out_size,
                rows=(top, bottom), out=dx[first:stop], add=True)
-    if workspace is not None:
-        workspace["columns_of"] = None
     db = dout_rows.sum(axis=(0, 2)) if cache["has_bias"] else None
     return dx, dw_t.T.reshape(w.shape), db
 
@@ -316,7 +327,7 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
     Returns
     -------
     out : array (N, C_out, Ho, Wo), ``Ho = (H - 1)*sh - 2*ph + kh + oph``
-    cache : tuple for :func:`conv_transpose2d_backward`
+    cache : dict for :func:`conv_transpose2d_backward`
     """
     x = _check_input(x, w, "conv_transpose2d")
     xp = array_module(x)
@@ -333,7 +344,8 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
     if min(image_shape[2:]) < 1:
         raise ValueError(f"conv_transpose2d: padding {padding} removes the whole {h}x{width} "
                          f"output")
-    cache = (x, image_shape, w, b is not None, stride, padding, workspace)
+    cache = {"x": x, "w": w, "has_bias": b is not None, "stride": stride, "padding": padding,
+             "out_shape": image_shape, "workspace": workspace}
     if band_bytes is not None:
         out = conv_transpose2d_forward_banded(x, w, b, stride, padding, image_shape, band_bytes)
         return out, cache
@@ -345,13 +357,15 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
     x_buffer = scratch(workspace, "x", (c_in * most * width,), x.dtype, xp)
     out = xp.empty(image_shape, dtype=x.dtype)
     out[...] = 0 if b is None else b.reshape(1, c_out, 1, 1)       # the columns add onto it
-    for first, stop, top, bottom in chunks:
+    for chunk in chunks:
+        first, stop, top, bottom = chunk
         band = slice(top * width, bottom * width)
         x_chunk = _channels_first_chunk(x_rows, first, stop, band, x_buffer)
         cols = xp.matmul(weights_t, x_chunk,                         # (K, positions)
                          out=_prefix(buffer, (k, x_chunk.shape[1])))
         col2im(cols, out[first:stop].shape, (kh, kw), stride, padding, (h, width),
                rows=(top, bottom), out=out[first:stop], add=True)
+    _hold(cache, workspace, chunk, x_chunk)  # the backward pass starts with this copy
     return out, cache
 
 
@@ -362,7 +376,8 @@ def conv_transpose2d_backward(dout, cache):
     ``dW += X @ dcols.T`` (the forward pass of a convolution and its weight gradient, with the
     roles swapped); ``db = dout.sum((0, 2, 3))``.
     """
-    x, out_shape, w, has_bias, stride, padding, workspace = cache
+    x, w, stride, padding = cache["x"], cache["w"], cache["stride"], cache["padding"]
+    out_shape, workspace = cache["out_shape"], cache["workspace"]
     xp = array_module(dout)
     n, c_in, h, width = x.shape
     _, c_out, kh, kw = w.shape
@@ -380,16 +395,21 @@ def conv_transpose2d_backward(dout, cache):
     dw_chunk = scratch(workspace, "dw", (k, c_in), w.dtype, xp)
     product = scratch(workspace, "dx", (c_in * most * width,), w.dtype, xp)
     dx = xp.empty(x.shape, dtype=w.dtype)
-    for first, stop, top, bottom in chunks:
+    held = _take_held(cache, workspace)  # the forward pass's last copy of x, if still there
+    for chunk in reversed(chunks):
+        first, stop, top, bottom = chunk
         band = slice(top * width, bottom * width)
         positions = (stop - first) * (band.stop - band.start)
         dcols = im2col(dout[first:stop], (kh, kw), stride, padding, (h, width),
                        rows=(top, bottom), out=_prefix(buffer, (k, positions)))
         chunk_dx = xp.matmul(weights, dcols, out=_prefix(product, (c_in, positions)))
         batch_first(chunk_dx, stop - first, bottom - top, width, out=dx[first:stop, :, top:bottom])
-        x_chunk = _channels_first_chunk(x_rows, first, stop, band, x_buffer)
+        if held is not None and chunk == held[0]:
+            x_chunk = held[1]
+        else:
+            x_chunk = _channels_first_chunk(x_rows, first, stop, band, x_buffer)
         dw_t += xp.matmul(dcols, x_chunk.T, out=dw_chunk)           # (K, C_in)
-    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    db = dout.sum(axis=(0, 2, 3)) if cache["has_bias"] else None
     return dx, dw_t.T.reshape(w.shape), db
 
 
