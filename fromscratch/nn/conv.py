@@ -51,12 +51,12 @@ stride 2: 105 MB for a batch of 8 x 128 x 64 x 64 in float32). Written whole, it
 main memory and every GEMM streams it back; with 64 output channels each column value takes
 part in only 64 multiply-adds, so that traffic is a large part of the time. Training therefore
 runs the formulas above on *chunks* of the batch whose columns fit :data:`TRAINING_CHUNK_BYTES`
-(16 MiB): as many whole images as fit, or one image in bands of output rows (the sums over a
+(8 MiB): as many whole images as fit, or one image in bands of output rows (the sums over a
 chunk's positions add up, as ``dW`` and ``db`` do over the batch). Each chunk's columns are
-written into one work array and read by the GEMMs while they are still in the cache; the
-forward pass keeps nothing, and the backward pass builds each chunk's columns again (an im2col
-costs less than reading the whole matrix back), starting with the last chunk, whose columns the
-forward pass left in the work array. With one thread, this made forward + backward of the
+written into one work array and read by the GEMMs while they are still in the cache. The
+backward pass starts with the last chunk, whose columns the forward pass left in that array,
+and builds the other chunks' columns again (an im2col costs less than reading a whole column
+matrix back from memory). With one thread, this made forward + backward of the
 Ballé layers on 32 x 32 and 64 x 64 inputs 5-25 % faster than one matrix for the whole batch
 (``benchmarks/README.md``); the smaller ones fit the cache whole anyway. The layer modules
 keep their work arrays from one training step to the next: writing into freshly allocated
@@ -111,8 +111,10 @@ __all__ = [
     "conv_transpose2d_forward",
 ]
 
-#: Bytes of one chunk's column matrix in training (one 128 x 128 crop's at 128 channels).
-TRAINING_CHUNK_BYTES = 16 * 2**20
+#: Bytes of one chunk's column matrix in training. Measured on the Ballé layers (benchmarks/
+#: conv_bench.py, one thread): 8 MiB beat 4, 16 and 32 MiB overall (one 64 x 64 crop at 64
+#: channels is 6.5 MB of columns).
+TRAINING_CHUNK_BYTES = 8 * 2**20
 
 #: ``init=`` choices, as for ``nn.Linear``: He-normal (ReLU/GDN nets) or Xavier-uniform.
 _INIT = {"he": he_normal, "xavier": xavier_uniform}
