@@ -56,13 +56,14 @@ chunk's positions add up, as ``dW`` and ``db`` do over the batch). Each chunk's 
 written into one work array and read by the GEMMs while they are still in the cache. The
 backward pass starts with the last chunk, whose columns the forward pass left in that array,
 and builds the other chunks' columns again (an im2col costs less than reading a whole column
-matrix back from memory). With one thread, this made forward + backward of the
-Ballé layers on 32 x 32 and 64 x 64 inputs 5-25 % faster than one matrix for the whole batch
-(``benchmarks/README.md``); the smaller ones fit the cache whole anyway. The layer modules
-keep their work arrays from one training step to the next: writing into freshly allocated
-memory page-faults every 4 KiB, which costs more than the copy itself. Inference needs none of
-this: out of training mode the layers compute their output in row bands of bounded memory
-(:mod:`~fromscratch.nn.conv_banded`), which is what lets a codec take a 12-megapixel photo.
+matrix back from memory). With one thread, this made forward + backward 5-23 % faster for
+the Ballé layers whose whole-batch column matrix is 52-105 MB, and changed the ones with 13-26
+MB (which fit the cache anyway) by less than the run-to-run spread (``benchmarks/README.md``,
+chapter 4). The layer modules keep their work arrays from one training step to the next:
+writing into freshly allocated memory page-faults every 4 KiB, which costs more than the copy
+itself. Inference needs none of this: out of training mode the layers compute their output in
+row bands of bounded memory (:mod:`~fromscratch.nn.conv_banded`), which is what lets a codec
+take a 12-megapixel photo.
 
 The transposed convolution is the backward pass of a convolution
 ----------------------------------------------------------------
