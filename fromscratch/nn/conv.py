@@ -113,8 +113,8 @@ __all__ = [
 ]
 
 #: Bytes of one chunk's column matrix in training. Measured on the Ballé layers (benchmarks/
-#: conv_bench.py, one thread): 8 MiB beat 4, 16 and 32 MiB overall (one 64 x 64 crop at 64
-#: channels is 6.5 MB of columns).
+#: conv_bench.py, one thread): 8 MiB beat 4, 16 and 32 MiB overall (a 64 x 64 input of 64
+#: channels has 6.5 MB of columns at 5 x 5, stride 2).
 TRAINING_CHUNK_BYTES = 8 * 2**20
 
 #: ``init=`` choices, as for ``nn.Linear``: He-normal (ReLU/GDN nets) or Xavier-uniform.
@@ -144,8 +144,8 @@ def _check_input(x, w, kind: str):
 
 
 def _training_chunks(n_images: int, total_rows: int, bytes_per_row: int, xp):
-    """``[(first, stop, top, bottom), ...]``: images ``[first, stop)``, their rows
-    ``[top, bottom)``, and the most positions (images x rows) of one chunk.
+    """``([(first, stop, top, bottom), ...], most)``: the chunks, images ``[first, stop)`` and
+    their rows ``[top, bottom)``, and the most (images x rows) of any chunk.
 
     On the CPU a chunk's column matrix stays within :data:`TRAINING_CHUNK_BYTES`: as many whole
     images as fit, or one image in bands of rows if one alone does not. A GPU takes the batch.
@@ -258,9 +258,11 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, workspace=None,
 def conv2d_backward(dout, cache):
     """Gradients of :func:`conv2d_forward`: ``(dx, dw, db)`` (``db`` is None without a bias).
 
-    Chunk by chunk, as in the forward pass: the chunk's columns are built again, then
-    ``dw += dO @ cols.T`` and ``dx += col2im(W.T @ dO)`` with ``dO`` the chunk's upstream
-    gradient as (F, positions); ``db = dout.sum((0, 2, 3))``. See the module docstring.
+    Chunk by chunk, as in the forward pass, last chunk first (its columns are still in the work
+    array; the others' are built again): ``dw += dO @ cols.T`` (computed as its transpose
+    ``cols @ dO.T``, the faster GEMM for these shapes) and ``dx += col2im(W.T @ dO)``, with
+    ``dO`` the chunk's upstream gradient as (F, positions); ``db = dout.sum((0, 2, 3))``. See
+    the module docstring.
     """
     x, w, stride, padding = cache["x"], cache["w"], cache["stride"], cache["padding"]
     out_shape, workspace = cache["out_shape"], cache["workspace"]
@@ -375,9 +377,10 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
 def conv_transpose2d_backward(dout, cache):
     """Gradients of :func:`conv_transpose2d_forward`: ``(dx, dw, db)`` (``db`` None without bias).
 
-    Chunk by chunk of input rows: ``dcols = im2col(dout)``, ``dX = W @ dcols``,
-    ``dW += X @ dcols.T`` (the forward pass of a convolution and its weight gradient, with the
-    roles swapped); ``db = dout.sum((0, 2, 3))``.
+    Chunk by chunk of input rows, last chunk first (the forward pass's channels-first copy of
+    its input is still in the work array): ``dcols = im2col(dout)``, ``dX = W @ dcols``,
+    ``dW += X @ dcols.T`` (computed as ``dcols @ X.T``) - the forward pass of a convolution and
+    its weight gradient, with the roles swapped; ``db = dout.sum((0, 2, 3))``.
     """
     x, w, stride, padding = cache["x"], cache["w"], cache["stride"], cache["padding"]
     out_shape, workspace = cache["out_shape"], cache["workspace"]
