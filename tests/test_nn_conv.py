@@ -6,6 +6,7 @@ import pytest
 
 from fromscratch import nn
 from fromscratch.backend import available_backends
+from fromscratch.nn import conv as conv_module
 from fromscratch.nn._conv_kernels import (
     col2im,
     col2im_reference,
@@ -37,6 +38,12 @@ def random_geometry(rng):
             return shape, kernel, stride, padding, out
 
 
+def random_band(rng, total_rows):
+    """Rows ``(top, bottom)``, ``0 <= top < bottom <= total_rows``."""
+    top = int(rng.integers(0, total_rows))
+    return top, int(rng.integers(top + 1, total_rows + 1))
+
+
 # --- kernels vs twins ----------------------------------------------------------------------------
 
 
@@ -50,6 +57,12 @@ def test_im2col_kernel_equals_twin(dtype):
         twin = im2col_reference(x, kernel, stride, padding, out)
         assert compiled.dtype == dtype
         np.testing.assert_array_equal(compiled, twin)
+        # a band of output rows: those rows' columns of the whole batch, in the same order
+        rows = random_band(rng, out[0])
+        band = im2col(x, kernel, stride, padding, out, rows=rows)
+        np.testing.assert_array_equal(band, im2col_reference(x, kernel, stride, padding, out, rows))
+        whole = compiled.reshape(-1, shape[0], *out)[:, :, rows[0]:rows[1]]
+        np.testing.assert_array_equal(band, whole.reshape(band.shape))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -69,6 +82,30 @@ def test_col2im_kernel_equals_twin_and_is_the_adjoint(dtype):
         x = rng.standard_normal(shape)
         lhs = np.sum(im2col(x, kernel, stride, padding, out) * cols)
         assert np.isclose(lhs, np.sum(x * compiled), rtol=1e-4 if dtype == np.float32 else 1e-12)
+        # a band of output rows, added onto images already there (add=True)
+        rows = random_band(rng, out[0])
+        band = cols[:, :shape[0] * (rows[1] - rows[0]) * out[1]]
+        start = rng.standard_normal(shape).astype(dtype)
+        added = col2im(band, shape, kernel, stride, padding, out, rows=rows, out=start.copy(),
+                       add=True)
+        twin = start + col2im_reference(band, shape, kernel, stride, padding, out, rows)
+        np.testing.assert_allclose(added, twin, rtol=tol, atol=tol)
+        lhs = np.sum(im2col(x, kernel, stride, padding, out, rows=rows) * band)
+        assert np.isclose(lhs, np.sum(x * (added - start)),
+                          rtol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def test_row_bands_reject_bad_bands():
+    x = np.zeros((1, 2, 5, 5))
+    with pytest.raises(ValueError, match="band"):
+        im2col(x, (3, 3), (1, 1), (0, 0), (3, 3), rows=(2, 4))
+    with pytest.raises(ValueError, match="band"):
+        im2col(x, (3, 3), (1, 1), (0, 0), (3, 3), rows=(1, 1))
+    with pytest.raises(ValueError, match="columns have shape"):
+        col2im(np.zeros((18, 4)), x.shape, (3, 3), (1, 1), (0, 0), (3, 3), rows=(0, 1))
+    with pytest.raises(ValueError, match="add"):
+        col2im(np.zeros((18, 3)), x.shape, (3, 3), (1, 1), (0, 0), (3, 3), rows=(0, 1),
+               add=True)
 
 
 def test_im2col_layout_is_documented_one():
@@ -282,7 +319,7 @@ def test_module_backward_accumulates_and_eval_mode_recomputes_columns():
     first = conv.weight.grad.copy()
     conv.eval()
     conv(x)
-    assert conv._cache["cols"] is None  # the im2col matrix is not kept at inference
+    assert "cols" not in conv._cache  # no column matrix is kept between the passes
     np.testing.assert_allclose(conv.backward(g), dx, rtol=1e-6)
     np.testing.assert_allclose(conv.weight.grad, 2 * first, rtol=1e-5)
 
@@ -298,7 +335,8 @@ def test_training_reuses_work_arrays_and_stays_exact():
             layer.zero_grad()
             out = layer(x)
             results.append((out, layer.backward(np.ones_like(out)), layer.weight.grad.copy()))
-            buffers = {name: id(a) for name, a in layer._workspace.items()}
+            buffers = {name: id(a) for name, a in layer._workspace.items()
+                       if hasattr(a, "shape")}
             if len(results) == 1:
                 first_buffers = buffers
         assert buffers == first_buffers and "cols" in buffers  # allocated once, then reused
@@ -311,6 +349,62 @@ def test_training_reuses_work_arrays_and_stays_exact():
         out = layer(x)
         assert out.dtype == np.float64 and layer._workspace["cols"].dtype == np.float64
         np.testing.assert_allclose(out, results[0][0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_training_chunks_give_the_whole_batch_result(transposed, monkeypatch):
+    """Chunks of several images, of one image, or of a few rows of one image (as on larger
+    crops) all give the result of one chunk for the whole batch."""
+    rng = np.random.default_rng(13)
+    if transposed:  # 3*25 rows of columns, 6 input positions per row, 7 rows per image
+        layer = ConvTranspose2d(3, 4, 5, stride=2, padding=2, output_padding=1, rng=0)
+        x = rng.standard_normal((3, 3, 7, 6)).astype(np.float32)
+        row_bytes, rows = 4 * 75 * 6, 7
+    else:  # 3*25 rows of columns, 6 output positions per row, 7 output rows per image
+        layer = Conv2d(3, 4, 5, stride=2, padding=2, rng=0)
+        x = rng.standard_normal((3, 3, 13, 11)).astype(np.float32)
+        row_bytes, rows = 4 * 75 * 6, 7
+    results = []
+    for chunk_bytes in (2**30, 2 * rows * row_bytes, rows * row_bytes, 3 * row_bytes, 1):
+        monkeypatch.setattr(conv_module, "TRAINING_CHUNK_BYTES", chunk_bytes)
+        layer.zero_grad()
+        out = layer(x)
+        g = np.linspace(-1, 1, out.size, dtype=np.float32).reshape(out.shape)
+        results.append((out, layer.backward(g), layer.weight.grad.copy(),
+                        layer.bias.grad.copy()))
+    for chunked in results[1:]:
+        for a, b in zip(results[0], chunked, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_backward_rebuilds_work_arrays_written_over_by_another_call(transposed):
+    """The backward pass starts from the forward pass's last chunk of columns (Conv2d) or copy
+    of the input (ConvTranspose2d) only while it is still in the shared work arrays."""
+    rng = np.random.default_rng(14)
+    if transposed:
+        forward, backward = conv_transpose2d_forward, conv_transpose2d_backward
+        w = rng.standard_normal((3, 4, 5, 5)).astype(np.float32)
+        shape, out_shape = (2, 3, 5, 5), (2, 4, 10, 10)
+        args = (2, 2, 1)
+    else:
+        forward, backward = conv2d_forward, conv2d_backward
+        w = rng.standard_normal((4, 3, 5, 5)).astype(np.float32)
+        shape, out_shape = (2, 3, 10, 9), (2, 4, 5, 5)
+        args = (2, 2)
+    b = rng.standard_normal(4).astype(np.float32)
+    x1, x2 = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+    g = rng.standard_normal(out_shape).astype(np.float32)
+    expected = backward(g, forward(x1, w, b, *args)[1])
+    workspace = {}
+    cache1 = forward(x1, w, b, *args, workspace=workspace)[1]
+    forward(x2, w, b, *args, workspace=workspace)
+    for ours, theirs in zip(backward(g, cache1), expected, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+    cache2 = forward(x1, w, b, *args, workspace=workspace)[1]
+    for _ in range(2):  # the second time, the held arrays are used up: built again
+        for ours, theirs in zip(backward(g, cache2), expected, strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
 
 
 def test_modules_reject_bad_arguments():

@@ -29,8 +29,6 @@ Copy, for every output position, the ``K = C*kh*kw`` input values the kernel see
 
 The copy costs memory (each pixel appears up to ``kh*kw / s^2`` times) but turns the work into
 one large GEMM, which BLAS runs close to the machine's peak (Chellapilla et al. 2006; Caffe).
-(One product for the whole batch rather than one per image: each BLAS call wakes and waits for
-its threads, which on a busy machine costs more than moving the small result into place.)
 
 Backward: the same matrices, transposed
 ---------------------------------------
@@ -46,13 +44,26 @@ of their gradients (the chain rule for a value used many times). Done naively, o
 addition per entry, adding those overlaps back costs more than the GEMMs; the compiled kernels do
 it row by row in contiguous runs (see :mod:`~fromscratch.nn._conv_kernels`).
 
-Memory: ``cols`` holds ``C*kh*kw*N*Ho*Wo`` numbers, ``kh*kw/s^2`` times the input (6.25 times at
-5 x 5, stride 2: 105 MB for a batch of 8 x 128 x 64 x 64 in float32). The backward pass writes
-``dcols`` over it once ``dW`` is computed, and the layer modules keep these work arrays from one
-training step to the next: writing into freshly allocated memory page-faults every 4 KiB, and on
-the machines measured that cost more than the copy itself. Inference needs none of this: out of
-training mode the layers compute their output in row bands of bounded memory instead
-(:mod:`~fromscratch.nn.conv_banded`), which is what lets a codec take a 12-megapixel photo.
+Chunks: the columns should still be in the cache when the GEMM reads them
+-------------------------------------------------------------------------
+``cols`` holds ``C*kh*kw*N*Ho*Wo`` numbers, ``kh*kw/s^2`` times the input (6.25 times at 5 x 5,
+stride 2: 105 MB for a batch of 8 x 128 x 64 x 64 in float32). Written whole, it goes out to
+main memory and every GEMM streams it back; with 64 output channels each column value takes
+part in only 64 multiply-adds, so that traffic is a large part of the time. Training therefore
+runs the formulas above on *chunks* of the batch whose columns fit :data:`TRAINING_CHUNK_BYTES`
+(8 MiB): as many whole images as fit, or one image in bands of output rows (the sums over a
+chunk's positions add up, as ``dW`` and ``db`` do over the batch). Each chunk's columns are
+written into one work array and read by the GEMMs while they are still in the cache. The
+backward pass starts with the last chunk, whose columns the forward pass left in that array,
+and builds the other chunks' columns again (an im2col costs less than reading a whole column
+matrix back from memory). With one thread, this made forward + backward 5-23 % faster for
+the Ballé layers whose whole-batch column matrix is 52-105 MB, and changed the ones with 13-26
+MB (which fit the cache anyway) by less than the run-to-run spread (``benchmarks/README.md``,
+chapter 4). The layer modules keep their work arrays from one training step to the next:
+writing into freshly allocated memory page-faults every 4 KiB, which costs more than the copy
+itself. Inference needs none of this: out of training mode the layers compute their output in
+row bands of bounded memory (:mod:`~fromscratch.nn.conv_banded`), which is what lets a codec
+take a 12-megapixel photo.
 
 The transposed convolution is the backward pass of a convolution
 ----------------------------------------------------------------
@@ -68,7 +79,8 @@ backward pass maps ``dout`` to ``dx``. So, with ``w`` of shape ``(C_in, C_out, k
     backward:  dcols = im2col(dout)     (K, N*H*W)
                dX = W @ dcols,  dW = X @ dcols.T,  db = dout.sum((0, 2, 3))
 
-The roles of im2col and col2im swap, and the same two kernels serve both layers.
+The roles of im2col and col2im swap, and the same two kernels serve both layers (in training,
+chunk by chunk of input rows, as above).
 ``output_padding`` (< stride) adds rows and columns at the bottom and right: a stride-2
 convolution maps both 2m and 2m - 1 pixels to m, and it picks which one the transpose returns.
 """
@@ -77,9 +89,17 @@ from __future__ import annotations
 
 from numbers import Integral
 
+import numpy as np
+
 from ..backend import array_module, get_xp, make_rng
-from ._conv_kernels import batch_first, channels_first, col2im, conv_output_size, im2col, scratch
-from .conv_banded import BAND_BYTES, conv2d_forward_banded, conv_transpose2d_forward_banded
+from ._conv_kernels import batch_first, col2im, conv_output_size, im2col, scratch
+from .conv_banded import (
+    BAND_BYTES,
+    _prefix,
+    band_rows,
+    conv2d_forward_banded,
+    conv_transpose2d_forward_banded,
+)
 from .init import he_normal, xavier_uniform, zeros
 from .module import Module, Parameter, is_grad_enabled
 
@@ -91,6 +111,11 @@ __all__ = [
     "conv_transpose2d_backward",
     "conv_transpose2d_forward",
 ]
+
+#: Bytes of one chunk's column matrix in training. Measured on the Ballé layers (benchmarks/
+#: conv_bench.py, one thread): 8 MiB beat 4, 16 and 32 MiB overall (a 64 x 64 input of 64
+#: channels has 6.5 MB of columns at 5 x 5, stride 2).
+TRAINING_CHUNK_BYTES = 8 * 2**20
 
 #: ``init=`` choices, as for ``nn.Linear``: He-normal (ReLU/GDN nets) or Xavier-uniform.
 _INIT = {"he": he_normal, "xavier": xavier_uniform}
@@ -118,7 +143,63 @@ def _check_input(x, w, kind: str):
 # --- convolution ------------------------------------------------------------------------------
 
 
-def conv2d_forward(x, w, b, stride=1, padding=0, *, keep_columns: bool = True, workspace=None,
+def _training_chunks(n_images: int, total_rows: int, bytes_per_row: int, xp):
+    """``([(first, stop, top, bottom), ...], most)``: the chunks, images ``[first, stop)`` and
+    their rows ``[top, bottom)``, and the most (images x rows) of any chunk.
+
+    On the CPU a chunk's column matrix stays within :data:`TRAINING_CHUNK_BYTES`: as many whole
+    images as fit, or one image in bands of rows if one alone does not. A GPU takes the batch.
+    """
+    per_image = bytes_per_row * total_rows
+    if xp is not np:
+        chunks = [(0, n_images, 0, total_rows)]
+    elif per_image <= TRAINING_CHUNK_BYTES:
+        images = _even(n_images, TRAINING_CHUNK_BYTES // per_image)
+        chunks = [(first, min(first + images, n_images), 0, total_rows)
+                  for first in range(0, n_images, images)]
+    else:
+        rows = _even(total_rows, band_rows(bytes_per_row, TRAINING_CHUNK_BYTES, total_rows))
+        chunks = [(image, image + 1, top, min(top + rows, total_rows))
+                  for image in range(n_images) for top in range(0, total_rows, rows)]
+    most = max((stop - first) * (bottom - top) for first, stop, top, bottom in chunks)
+    return chunks, most
+
+
+def _even(total: int, most: int) -> int:
+    """The size of the fewest equal parts of ``total``, each at most ``most`` (>= 1)."""
+    parts = -(-total // max(1, most))
+    return -(-total // parts)
+
+
+def _channels_first_chunk(a, first, stop, band, buffer):
+    """(N, C, P) rows ``band`` of images ``[first, stop)`` -> (C, images*len(band)), copied into
+    the flat ``buffer``: the layout in which one GEMM covers the whole chunk."""
+    images, c, width = stop - first, a.shape[1], band.stop - band.start
+    chunk = _prefix(buffer, (c, images, width))
+    chunk[...] = a[first:stop, :, band].transpose(1, 0, 2)
+    return chunk.reshape(c, images * width)
+
+
+def _hold(cache, workspace, chunk, array) -> None:
+    """Note in ``cache`` that ``array``, the work array of the forward pass's last ``chunk``, is
+    still there for the backward pass (which starts with that chunk)."""
+    cache["held"] = (chunk, array)
+    if workspace is not None:  # shared with later calls: the array is good until one writes
+        workspace["held"] = cache["held"]
+
+
+def _take_held(cache, workspace):
+    """``(chunk, array)`` noted by :func:`_hold`, or None if a later call with the same
+    workspace has written over it (or a backward pass has used it up)."""
+    held = cache.pop("held", None)
+    if workspace is not None:
+        if workspace.get("held") is not held:
+            held = None
+        workspace["held"] = None
+    return held
+
+
+def conv2d_forward(x, w, b, stride=1, padding=0, *, workspace=None,
                    band_bytes: int | None = None):
     """Cross-correlate a batch with ``F`` kernels (torch's ``conv2d``): im2col, then GEMMs.
 
@@ -129,16 +210,12 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, keep_columns: bool = True, w
     w : array (F, C, kh, kw)
     b : array (F,) or None
     stride, padding : int or (int, int)
-    keep_columns : bool
-        Keep the im2col matrix (``C*kh*kw x N*Ho*Wo`` values) in the cache for the backward pass;
-        without it, the backward pass rebuilds it (less memory at inference, more time in training).
     workspace : dict, optional
-        Work arrays reused between calls (:func:`~fromscratch.nn._conv_kernels.scratch`); the
-        cached columns live in it, valid until the next call with the same workspace.
+        Work arrays reused between calls (:func:`~fromscratch.nn._conv_kernels.scratch`): the
+        column matrix of one chunk of images.
     band_bytes : int, optional
-        Compute the output in row bands whose work arrays stay within this many bytes
-        (:mod:`~fromscratch.nn.conv_banded`; inference on large images) instead of one im2col of
-        the whole batch. No columns are kept then (``keep_columns`` and ``workspace`` are unused).
+        Inference on large images (:mod:`~fromscratch.nn.conv_banded`): bands of the whole
+        batch's rows whose work arrays stay within this many bytes (``workspace`` is unused).
 
     Returns
     -------
@@ -156,49 +233,72 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, keep_columns: bool = True, w
         raise ValueError(f"conv2d: kernel {kh}x{kw} does not fit input {h}x{width} padded by "
                          f"{padding}")
     cache = {"x": x, "w": w, "has_bias": b is not None, "stride": stride, "padding": padding,
-             "out_shape": (n, f, *out_size), "cols": None, "workspace": workspace}
+             "out_shape": (n, f, *out_size), "workspace": workspace}
     if band_bytes is not None:
         return conv2d_forward_banded(x, w, b, stride, padding, out_size, band_bytes), cache
-    positions = out_size[0] * out_size[1]
-    cols = scratch(workspace, "cols", (c * kh * kw, n * positions), x.dtype, xp)
-    im2col(x, (kh, kw), stride, padding, out_size, out=cols)       # (K, N*Ho*Wo)
-    out_flat = scratch(workspace, "out", (f, n * positions), x.dtype, xp)
-    xp.matmul(w.reshape(f, -1), cols, out=out_flat)                # (F, N*Ho*Wo)
-    out = batch_first(out_flat, n, *out_size, bias=b)              # (N, F, Ho, Wo)
-    cache["cols"] = cols if keep_columns else None
+    k, out_w = c * kh * kw, out_size[1]
+    weights = w.reshape(f, k)
+    out = xp.empty((n, f, *out_size), dtype=x.dtype)
+    chunks, most = _training_chunks(n, out_size[0], k * out_w * x.dtype.itemsize, xp)
+    buffer = scratch(workspace, "cols", (k * most * out_w,), x.dtype, xp)
+    product = scratch(workspace, "out", (f * most * out_w,), x.dtype, xp)
+    for chunk in chunks:
+        first, stop, top, bottom = chunk
+        positions = (stop - first) * (bottom - top) * out_w
+        cols = im2col(x[first:stop], (kh, kw), stride, padding, out_size, rows=(top, bottom),
+                      out=_prefix(buffer, (k, positions)))
+        chunk_out = xp.matmul(weights, cols, out=_prefix(product, (f, positions)))
+        # into the NCHW output, bias added on the way
+        batch_first(chunk_out, stop - first, bottom - top, out_w, bias=b,
+                    out=out[first:stop, :, top:bottom])
+    _hold(cache, workspace, chunk, cols)  # the backward pass starts with these columns
     return out, cache
 
 
 def conv2d_backward(dout, cache):
     """Gradients of :func:`conv2d_forward`: ``(dx, dw, db)`` (``db`` is None without a bias).
 
-    ``dw = dO @ cols.T``, ``db = dO.sum(1)``, ``dx = col2im(W.T @ dO)`` with ``dO`` the upstream
-    gradient as (F, N*Ho*Wo); see the module docstring.
+    Chunk by chunk, as in the forward pass, last chunk first (its columns are still in the work
+    array; the others' are built again): ``dw += dO @ cols.T`` (computed as its transpose
+    ``cols @ dO.T``, the faster GEMM for these shapes) and ``dx += col2im(W.T @ dO)``, with
+    ``dO`` the chunk's upstream gradient as (F, positions); ``db = dout.sum((0, 2, 3))``. See
+    the module docstring.
     """
     x, w, stride, padding = cache["x"], cache["w"], cache["stride"], cache["padding"]
     out_shape, workspace = cache["out_shape"], cache["workspace"]
     xp = array_module(dout)
+    n, c = x.shape[:2]
     f, _, kh, kw = w.shape
     out_size = tuple(out_shape[2:])
+    k, out_w = c * kh * kw, out_size[1]
     if tuple(dout.shape) != tuple(out_shape):
         raise ValueError(f"conv2d_backward: gradient shape {tuple(dout.shape)} does not match "
                          f"the output of the forward pass")
-    cols = cache["cols"]
-    if cols is None:  # not kept by the forward pass, or used up by an earlier backward pass
-        n, c = x.shape[:2]
-        cols = im2col(x, (kh, kw), stride, padding, out_size,
-                      out=scratch(workspace, "cols", (c * kh * kw, n * out_size[0] * out_size[1]),
-                                   w.dtype, xp))
-    dout = dout.astype(w.dtype, copy=False)
-    dout_flat = channels_first(                                   # (F, N*Ho*Wo)
-        dout, scratch(workspace, "dout", (f, cols.shape[1]), w.dtype, xp))
-    dw = xp.matmul(dout_flat, cols.T).reshape(w.shape)
-    db = dout_flat.sum(axis=1) if cache["has_bias"] else None
-    # cols is not needed any more: dcols, of the same shape, overwrites it (half the memory)
-    cache["cols"] = None
-    dcols = xp.matmul(w.reshape(f, -1).T, dout_flat, out=cols)     # (K, N*Ho*Wo)
-    dx = col2im(dcols, x.shape, (kh, kw), stride, padding, out_size)
-    return dx, dw, db
+    dout_rows = dout.astype(w.dtype, copy=False).reshape(n, f, -1)  # (N, F, Ho*Wo)
+    weights_t = w.reshape(f, k).T                                   # (K, F)
+    chunks, most = _training_chunks(n, out_size[0], k * out_w * w.dtype.itemsize, xp)
+    buffer = scratch(workspace, "cols", (k * most * out_w,), w.dtype, xp)
+    held = _take_held(cache, workspace)  # the forward pass's last columns, if still there
+    grad_buffer = scratch(workspace, "dout", (f * most * out_w,), w.dtype, xp)
+    dw_t = xp.zeros((k, f), dtype=w.dtype)
+    dw_chunk = scratch(workspace, "dw", (k, f), w.dtype, xp)
+    dx = xp.zeros(x.shape, dtype=w.dtype)
+    for chunk in reversed(chunks):
+        first, stop, top, bottom = chunk
+        band = slice(top * out_w, bottom * out_w)
+        if held is not None and chunk == held[0]:
+            cols = held[1]
+        else:  # build the chunk's columns again
+            cols = im2col(x[first:stop], (kh, kw), stride, padding, out_size,
+                          rows=(top, bottom),
+                          out=_prefix(buffer, (k, (stop - first) * (band.stop - band.start))))
+        grad = _channels_first_chunk(dout_rows, first, stop, band, grad_buffer)
+        dw_t += xp.matmul(cols, grad.T, out=dw_chunk)               # (K, F)
+        dcols = xp.matmul(weights_t, grad, out=cols)                # overwrites the columns
+        col2im(dcols, dx[first:stop].shape, (kh, kw), stride, padding, out_size,
+               rows=(top, bottom), out=dx[first:stop], add=True)
+    db = dout_rows.sum(axis=(0, 2)) if cache["has_bias"] else None
+    return dx, dw_t.T.reshape(w.shape), db
 
 
 # --- transposed convolution ----------------------------------------------------------------------
@@ -226,13 +326,13 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
     workspace : dict, optional
         Work arrays reused between calls (:func:`~fromscratch.nn._conv_kernels.scratch`).
     band_bytes : int, optional
-        Compute the output a band of input rows at a time, within this many bytes of work arrays
-        (:mod:`~fromscratch.nn.conv_banded`), instead of one column matrix for the whole batch.
+        Inference on large images (:mod:`~fromscratch.nn.conv_banded`): bands of the whole
+        batch's input rows within this many bytes of work arrays.
 
     Returns
     -------
     out : array (N, C_out, Ho, Wo), ``Ho = (H - 1)*sh - 2*ph + kh + oph``
-    cache : tuple for :func:`conv_transpose2d_backward`
+    cache : dict for :func:`conv_transpose2d_backward`
     """
     x = _check_input(x, w, "conv_transpose2d")
     xp = array_module(x)
@@ -249,43 +349,74 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
     if min(image_shape[2:]) < 1:
         raise ValueError(f"conv_transpose2d: padding {padding} removes the whole {h}x{width} "
                          f"output")
-    if band_bytes is not None:  # the backward pass makes the channels-first copy if it runs
+    cache = {"x": x, "w": w, "has_bias": b is not None, "stride": stride, "padding": padding,
+             "out_shape": image_shape, "workspace": workspace}
+    if band_bytes is not None:
         out = conv_transpose2d_forward_banded(x, w, b, stride, padding, image_shape, band_bytes)
-        return out, (x, x.shape, out.shape, w, b is not None, stride, padding, workspace)
-    x_flat = channels_first(x)                                     # (C_in, N*H*W), a copy
-    cols = scratch(workspace, "cols", (c_out * kh * kw, n * h * width), x.dtype, xp)
-    xp.matmul(w.reshape(c_in, -1).T, x_flat, out=cols)              # (K, N*H*W)
-    out = col2im(cols, image_shape, (kh, kw), stride, padding, (h, width))
-    if b is not None:
-        out += b.reshape(1, c_out, 1, 1)
-    cache = (x_flat, x.shape, out.shape, w, b is not None, stride, padding, workspace)
+        return out, cache
+    k = c_out * kh * kw
+    weights_t = w.reshape(c_in, k).T                                # (K, C_in)
+    x_rows = x.reshape(n, c_in, h * width)                          # (N, C_in, H*W)
+    chunks, most = _training_chunks(n, h, k * width * x.dtype.itemsize, xp)
+    buffer = scratch(workspace, "cols", (k * most * width,), x.dtype, xp)
+    x_buffer = scratch(workspace, "x", (c_in * most * width,), x.dtype, xp)
+    out = xp.empty(image_shape, dtype=x.dtype)
+    out[...] = 0 if b is None else b.reshape(1, c_out, 1, 1)       # the columns add onto it
+    for chunk in chunks:
+        first, stop, top, bottom = chunk
+        band = slice(top * width, bottom * width)
+        x_chunk = _channels_first_chunk(x_rows, first, stop, band, x_buffer)
+        cols = xp.matmul(weights_t, x_chunk,                         # (K, positions)
+                         out=_prefix(buffer, (k, x_chunk.shape[1])))
+        col2im(cols, out[first:stop].shape, (kh, kw), stride, padding, (h, width),
+               rows=(top, bottom), out=out[first:stop], add=True)
+    _hold(cache, workspace, chunk, x_chunk)  # the backward pass starts with this copy
     return out, cache
 
 
 def conv_transpose2d_backward(dout, cache):
     """Gradients of :func:`conv_transpose2d_forward`: ``(dx, dw, db)`` (``db`` None without bias).
 
-    ``dcols = im2col(dout)``; ``dX = W @ dcols``, ``dW = X @ dcols.T`` (the forward pass of a
-    convolution and its weight gradient, with the roles swapped).
+    Chunk by chunk of input rows, last chunk first (the forward pass's channels-first copy of
+    its input is still in the work array): ``dcols = im2col(dout)``, ``dX = W @ dcols``,
+    ``dW += X @ dcols.T`` (computed as ``dcols @ X.T``) - the forward pass of a convolution and
+    its weight gradient, with the roles swapped; ``db = dout.sum((0, 2, 3))``.
     """
-    x_flat, x_shape, out_shape, w, has_bias, stride, padding, workspace = cache
+    x, w, stride, padding = cache["x"], cache["w"], cache["stride"], cache["padding"]
+    out_shape, workspace = cache["out_shape"], cache["workspace"]
     xp = array_module(dout)
-    n, c_in, h, width = x_shape
-    if x_flat.ndim == 4:  # a banded forward pass kept the input as it was
-        x_flat = channels_first(x_flat)
-    kh, kw = w.shape[2:]
+    n, c_in, h, width = x.shape
+    _, c_out, kh, kw = w.shape
+    k = c_out * kh * kw
     if tuple(dout.shape) != tuple(out_shape):
         raise ValueError(f"conv_transpose2d_backward: gradient shape {tuple(dout.shape)} does "
                          f"not match the output of the forward pass")
     dout = dout.astype(w.dtype, copy=False)
-    dcols = scratch(workspace, "cols", (w.shape[1] * kh * kw, n * h * width), w.dtype, xp)
-    im2col(dout, (kh, kw), stride, padding, (h, width), out=dcols)  # (K, N*H*W)
-    dx_flat = scratch(workspace, "dx", (c_in, n * h * width), w.dtype, xp)
-    xp.matmul(w.reshape(c_in, -1), dcols, out=dx_flat)              # (C_in, N*H*W)
-    dx = batch_first(dx_flat, n, h, width)
-    dw = xp.matmul(x_flat, dcols.T).reshape(w.shape)
-    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
-    return dx, dw, db
+    weights = w.reshape(c_in, k)
+    x_rows = x.reshape(n, c_in, h * width)
+    chunks, most = _training_chunks(n, h, k * width * w.dtype.itemsize, xp)
+    buffer = scratch(workspace, "cols", (k * most * width,), w.dtype, xp)
+    x_buffer = scratch(workspace, "x", (c_in * most * width,), w.dtype, xp)
+    dw_t = xp.zeros((k, c_in), dtype=w.dtype)
+    dw_chunk = scratch(workspace, "dw", (k, c_in), w.dtype, xp)
+    product = scratch(workspace, "dx", (c_in * most * width,), w.dtype, xp)
+    dx = xp.empty(x.shape, dtype=w.dtype)
+    held = _take_held(cache, workspace)  # the forward pass's last copy of x, if still there
+    for chunk in reversed(chunks):
+        first, stop, top, bottom = chunk
+        band = slice(top * width, bottom * width)
+        positions = (stop - first) * (band.stop - band.start)
+        dcols = im2col(dout[first:stop], (kh, kw), stride, padding, (h, width),
+                       rows=(top, bottom), out=_prefix(buffer, (k, positions)))
+        chunk_dx = xp.matmul(weights, dcols, out=_prefix(product, (c_in, positions)))
+        batch_first(chunk_dx, stop - first, bottom - top, width, out=dx[first:stop, :, top:bottom])
+        if held is not None and chunk == held[0]:
+            x_chunk = held[1]
+        else:
+            x_chunk = _channels_first_chunk(x_rows, first, stop, band, x_buffer)
+        dw_t += xp.matmul(dcols, x_chunk.T, out=dw_chunk)           # (K, C_in)
+    db = dout.sum(axis=(0, 2, 3)) if cache["has_bias"] else None
+    return dx, dw_t.T.reshape(w.shape), db
 
 
 # --- modules -------------------------------------------------------------------------------------
@@ -365,7 +496,7 @@ class Conv2d(_ConvBase):
     def forward(self, x):
         b = None if self.bias is None else self.bias.data
         out, cache = conv2d_forward(x, self.weight.data, b, self.stride, self.padding,
-                                    keep_columns=self.training, workspace=self._scratch_space(),
+                                    workspace=self._scratch_space(),
                                     band_bytes=self._band_bytes())
         self._cache = self._keep(cache)
         return out

@@ -153,7 +153,7 @@ class IntegerNetwork:
                                                   layer["padding"], layer["output_padding"])
             else:
                 acc, _ = conv2d_forward(x.astype(np.float64), w, b, layer["stride"],
-                                        layer["padding"], keep_columns=False)
+                                        layer["padding"])
             x = acc.astype(np.int64) >> self.weight_bits
             low = 0 if layer["relu"] else -ACTIVATION_LIMIT
             x = np.clip(x, low, ACTIVATION_LIMIT)
