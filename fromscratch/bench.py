@@ -131,17 +131,8 @@ def rd_curve(codec: str, images, settings=None, progress: bool = True) -> list[d
         One :func:`measure` row per image and setting.
     """
     settings = list(codec_class(codec).settings if settings is None else settings)
-    named = _named_images(images)
-    rows = []
-    with tqdm(total=len(settings) * len(named), desc=codec, disable=not progress,
-              leave=False) as bar:
-        for params in settings:
-            instance = get_codec(codec, **params)
-            warm_up(instance, named[0][1])
-            for name, image in named:
-                rows.append(measure(instance, name, image, setting_label(params))[0])
-                bar.update()
-    return rows
+    instances = [(setting_label(params), get_codec(codec, **params)) for params in settings]
+    return measure_codecs(codec, instances, images, progress=progress)
 
 
 def ms_ssim_db(value: float) -> float:
@@ -155,9 +146,11 @@ def ms_ssim_db(value: float) -> float:
     return math.inf if value >= 1 else -10 * math.log10(1 - value)
 
 
-def measure_codecs(label: str, codecs, images, *, detail: bool = False) -> list[dict]:
-    """Like :func:`rd_curve` for codec *instances* (one not in the registry, e.g. a model from
-    an explicit weight file): one :func:`measure` row per image and setting, labelled ``label``.
+def measure_codecs(label: str, codecs, images, *, detail: bool = False,
+                   progress: bool = False) -> list[dict]:
+    """Measure codec *instances*, one :func:`measure` row per image and setting, labelled
+    ``label``: what :func:`rd_curve` does for a registered codec, open to instances that are not
+    in the registry (a model from an explicit weight file, say).
 
     Parameters
     ----------
@@ -169,17 +162,22 @@ def measure_codecs(label: str, codecs, images, *, detail: bool = False) -> list[
         As for :func:`rd_curve`.
     detail : bool
         Add ``detail``, :func:`fromscratch.metrics.detail_ratio` of each decoded image.
+    progress : bool
+        Show a tqdm progress bar.
     """
-    named = _named_images(images)
+    codecs, named = list(codecs), _named_images(images)
     rows = []
-    for setting, codec in codecs:
-        warm_up(codec, named[0][1])
-        for name, image in named:
-            row, decoded = measure(codec, name, image, setting)
-            row["codec"] = label
-            if detail:
-                row["detail"] = metrics.detail_ratio(decoded, image)
-            rows.append(row)
+    with tqdm(total=len(codecs) * len(named), desc=label, disable=not progress,
+              leave=False) as bar:
+        for setting, codec in codecs:
+            warm_up(codec, named[0][1])
+            for name, image in named:
+                row, decoded = measure(codec, name, image, setting)
+                row["codec"] = label
+                if detail:
+                    row["detail"] = metrics.detail_ratio(decoded, image)
+                rows.append(row)
+                bar.update()
     return rows
 
 
