@@ -36,7 +36,7 @@ from fromscratch.codecs.balle2017 import codec as balle2017
 from fromscratch.codecs.balle2018 import Balle2018
 from fromscratch.codecs.balle2018 import codec as balle2018
 from fromscratch.data import kodak_paths, load_image
-from fromscratch.nn.gaussian_conditional import gaussian_likelihood_forward, scale_indexes
+from fromscratch.nn.gaussian_conditional import scale_indexes
 
 #: reference codecs and their settings (None: the codec's own sweep), kept to the 0.1-1.5 bpp of
 #: the learned models where the codec is slow
@@ -63,9 +63,7 @@ def estimates(images, qualities) -> list[dict]:
             float_scales = loaded.model.h_s.forward(z_hat[None])[0]
             float_indexes = scale_indexes(float_scales, loaded.scale_table.astype(np.float32))
             integer_indexes = loaded.y_indexes(z_symbols)
-            lik, _ = gaussian_likelihood_forward(y_symbols.astype(np.float64),
-                                                 loaded.scale_table[float_indexes])
-            float_y = float(-np.log2(np.maximum(lik, 1e-9)).sum())
+            float_y = loaded.y_estimated_bits(y_symbols, float_indexes)
             rows.append({
                 "quality": quality, "lmbda": loaded.hyperparams["lmbda"], "image": name,
                 "payload_bits": 8 * len(payload), "z_bits": z_bits,

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from fromscratch.bitstream import BitstreamError
 from fromscratch.entropy import _range_kernels as kernels
+from fromscratch.entropy.indexed_coder import escape_code_lengths
 from fromscratch.entropy.range_coder import (
     RangeDecoder,
     RangeEncoder,
@@ -291,6 +292,27 @@ def test_cdf_escapes_far_outside_the_support():
     values = np.round(rng.normal(0, np.array([0.5, 4.0, 30.0])[indexes])).astype(np.int32)
     values[::997] = rng.integers(-(10**6), 10**6, values[::997].size)
     assert_cdf_round_trip(values, indexes, tables)
+
+
+def test_escape_code_lengths_are_what_the_coder_spends():
+    tables = gaussian_tables([0.5, 4.0, 30.0])
+    cdfs, lengths, offsets = tables
+    rng = np.random.default_rng(5)
+    indexes = rng.integers(0, 3, 4000).astype(np.int32)
+    far = rng.integers(1, 10**5, indexes.size) * np.where(rng.random(indexes.size) < 0.5, -1, 1)
+    outside = (offsets[indexes] + np.where(far < 0, 0, lengths[indexes] - 3) + far).astype(np.int32)
+    symbols = np.concatenate([outside, offsets[:3] + 1]).astype(np.int32)  # and 3 inside
+    indexes = np.concatenate([indexes, np.arange(3, dtype=np.int32)])
+    escaped, bits = escape_code_lengths(symbols, indexes, *tables)
+    np.testing.assert_array_equal(escaped, np.arange(symbols.size) < outside.size)
+    assert (bits[-3:] == 0).all()
+    # one escape of distance 0 above table 0: its escape symbol, a sign bit and Exp-Golomb "1"
+    escape_freq = cdfs[0, lengths[0] - 1] - cdfs[0, lengths[0] - 2]
+    _, one = escape_code_lengths(np.array([offsets[0] + lengths[0] - 2]), np.array([0]), *tables)
+    assert one[0] == pytest.approx(16 - np.log2(escape_freq) + 2)
+    inside = -np.log2(np.diff(cdfs, axis=1)[indexes[-3:], 1] / 2**16).sum()
+    size_bits = 8 * len(encode_with_indexes(symbols, indexes, *tables))
+    assert bits.sum() + inside - 64 <= size_bits <= (bits.sum() + inside) * 1.001 + 64
 
 
 def test_cdf_size_matches_ideal():

@@ -59,7 +59,7 @@ from fromscratch.entropy.range_engine import (
     stream_capacity,
 )
 
-__all__ = ["decode_with_indexes", "encode_with_indexes"]
+__all__ = ["decode_with_indexes", "encode_with_indexes", "escape_code_lengths"]
 
 
 def encode_with_indexes(
@@ -103,6 +103,38 @@ def encode_with_indexes(
     out = np.empty(stream_capacity(symbols.size, n_escapes), np.uint8)
     result = kernels.encode_with_indexes_kernel(symbols, indexes, cdfs, cdf_lengths, offsets, out)
     return stream_bytes(result, out, symbols)
+
+
+def escape_code_lengths(symbols, indexes, cdfs, cdf_lengths, offsets):
+    """Which symbols the coder escapes, and the bits each escape costs it.
+
+    An entropy estimate ``-log2 p`` taken from a model's continuous density charges a value far
+    outside its table what that density gives it there (down to a model's likelihood bound: up to
+    about 30 bits at 1e-9). The coder charges such a value its escape symbol plus raw bits (see
+    the module docstring), which is usually far less; an estimate "under the densities the coder
+    uses" must charge escapes the coder's way. For tables already checked by
+    ``validate_cdf_tables`` (as a loaded model's are).
+
+    Returns
+    -------
+    escaped : bool array, the shape of ``symbols``
+        True where ``symbols[i]`` lies outside table ``indexes[i]``'s support.
+    bits : float64 array, the shape of ``symbols``
+        For escaped symbols, ``16 - log2(escape frequency)`` plus the sign bit and the
+        ``2 * floor(log2(distance + 1)) + 1`` bits of the Exp-Golomb code; 0 elsewhere.
+    """
+    indexes = np.asarray(indexes, np.int64)
+    values = np.asarray(symbols, np.int64) - offsets[indexes]
+    escape = cdf_lengths[indexes].astype(np.int64) - 2
+    escaped = (values < 0) | (values >= escape)
+    bits = np.zeros(values.shape, np.float64)
+    if escaped.any():
+        t, e, v = indexes[escaped], escape[escaped], values[escaped]
+        frequency = cdfs[t, e + 1].astype(np.float64) - cdfs[t, e]
+        distance = np.where(v < 0, -v - 1, v - e)
+        prefix_zeros = np.floor(np.log2(distance + 1.0))  # bit_length(distance + 1) - 1
+        bits[escaped] = CDF_PRECISION - np.log2(frequency) + 1 + 2 * prefix_zeros + 1
+    return escaped, bits
 
 
 def decode_with_indexes(

@@ -39,8 +39,11 @@ failure cannot happen by construction. (``g_a``, ``h_a`` and ``g_s`` stay floati
 encoder's float choices are *sent*, and the synthesis only moves pixels by rounding.)
 
 :func:`LoadedModel.estimated_bits` is ``-sum log2 p`` of the symbols under the densities the coder
-uses (the factorized density of ``z``, the Gaussian of the chosen tabulated scale for ``y``): the
-real payload differs from it only by the 16-bit quantization of the tables and the coder's
+uses (the factorized density of ``z``, the Gaussian of the chosen tabulated scale for ``y``), with
+a value outside its table charged as the coder charges it, the escape symbol plus raw bits
+(``entropy.indexed_coder.escape_code_lengths``): the Gaussian's tail would charge it up to 30 bits
+(the likelihood bound of training, 1e-9) for what costs the coder about 20. The real payload then
+differs from the estimate only by the 16-bit quantization of the tables and the coder's
 termination. ``quality`` picks ``data/weights/balle2018_q<quality>.npz``.
 
 Memory is bounded as in chapter 4's codec: the transforms run under ``nn.no_grad()`` (no caches,
@@ -64,6 +67,7 @@ from ...bitstream import BitstreamError
 from ...data import REPO_ROOT
 from ...entropy import range_coder
 from ...entropy.cdf_tables import validate_cdf_tables
+from ...entropy.indexed_coder import escape_code_lengths
 from ...nn.entropy_bottleneck import likelihood_forward
 from ...nn.gaussian_conditional import gaussian_likelihood_forward
 from ...nn.integer import IntegerNetwork
@@ -197,16 +201,29 @@ class LoadedModel:
         host = [[np.asarray(p.data, np.float64) for p in group]
                 for group in (eb.matrices, eb.biases, eb.factors)]
         z_lik, _ = likelihood_forward(values.reshape(values.shape[0], 1, -1), *host)
-        scales = self.scale_table[self.y_indexes(z_symbols)]
-        y_lik, _ = gaussian_likelihood_forward(y_symbols.astype(np.float64), scales)
-        bound = eb.likelihood_bound
-        return (float(-np.log2(np.maximum(z_lik, bound)).sum()),
-                float(-np.log2(np.maximum(y_lik, bound)).sum()))
+        z_bits = -np.log2(np.maximum(z_lik, eb.likelihood_bound)).reshape(z_symbols.shape)
+        _charge_escapes(z_bits, z_symbols, self.z_channel_indexes(z_symbols.shape), self.z_tables)
+        return float(z_bits.sum()), self.y_estimated_bits(y_symbols, self.y_indexes(z_symbols))
+
+    def y_estimated_bits(self, y_symbols: np.ndarray, y_indexes: np.ndarray) -> float:
+        """``-sum log2 p`` of y under the Gaussians of the tables ``y_indexes`` picks."""
+        y_lik, _ = gaussian_likelihood_forward(y_symbols.astype(np.float64),
+                                               self.scale_table[y_indexes])
+        y_bits = -np.log2(np.maximum(y_lik, self.model.entropy_bottleneck.likelihood_bound))
+        _charge_escapes(y_bits, y_symbols, y_indexes, self.y_tables)
+        return float(y_bits.sum())
 
     def latent_shapes(self, height: int, width: int):
         """Shapes of y (M, 4h, 4w) and z (N, h, w) for an image of height x width."""
         h, w = math.ceil(height / STRIDE), math.ceil(width / STRIDE)
         return (self.model.m, 4 * h, 4 * w), (self.model.n, h, w)
+
+
+def _charge_escapes(bits, symbols, indexes, tables) -> None:
+    """Where the coder escapes a value (outside its table), put what the coder charges into
+    ``bits`` (the escape symbol plus raw bits) in place of the density's tail."""
+    escaped, escape_bits = escape_code_lengths(np.ravel(symbols), np.ravel(indexes), *tables)
+    np.copyto(bits, escape_bits.reshape(bits.shape), where=escaped.reshape(bits.shape))
 
 
 @functools.lru_cache(maxsize=8)
