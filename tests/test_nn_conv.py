@@ -356,14 +356,15 @@ def test_training_chunks_give_the_whole_batch_result(transposed, monkeypatch):
     """Chunks of several images, of one image, or of a few rows of one image (as on larger
     crops) all give the result of one chunk for the whole batch."""
     rng = np.random.default_rng(13)
-    if transposed:  # 3*25 rows of columns, 6 input positions per row, 7 rows per image
+    # both layers: 3*25 rows of float32 columns, 6 positions per row (input positions for the
+    # transposed layer, output positions otherwise), 7 such rows per image
+    row_bytes, rows = 4 * 75 * 6, 7
+    if transposed:
         layer = ConvTranspose2d(3, 4, 5, stride=2, padding=2, output_padding=1, rng=0)
         x = rng.standard_normal((3, 3, 7, 6)).astype(np.float32)
-        row_bytes, rows = 4 * 75 * 6, 7
-    else:  # 3*25 rows of columns, 6 output positions per row, 7 output rows per image
+    else:
         layer = Conv2d(3, 4, 5, stride=2, padding=2, rng=0)
         x = rng.standard_normal((3, 3, 13, 11)).astype(np.float32)
-        row_bytes, rows = 4 * 75 * 6, 7
     results = []
     for chunk_bytes in (2**30, 2 * rows * row_bytes, rows * row_bytes, 3 * row_bytes, 1):
         monkeypatch.setattr(conv_module, "TRAINING_CHUNK_BYTES", chunk_bytes)

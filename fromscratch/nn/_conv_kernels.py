@@ -46,12 +46,15 @@ Two implementations of each, pinned to equal results by ``tests/test_nn_conv.py`
   faster). Its loops carry no bounds test, the range of each phase's columns that land inside
   the image being worked out first (20 % faster than testing every column).
 
-Three small helpers at the end serve the GEMMs around these copies: :func:`channels_first`
+Four small helpers at the end serve the GEMMs around these copies: :func:`channels_first`
 (N, C, H, W) -> (C, N*H*W) and :func:`batch_first` back, so that a map over channels is one GEMM
-for the whole batch, and :func:`scratch` (work arrays a layer reuses from call to call).
+for the whole batch, :func:`scratch` (work arrays a layer reuses from call to call) and
+:func:`prefix_view` (a smaller array in the front of such a work array).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
@@ -369,3 +372,10 @@ def scratch(workspace, name: str, shape, dtype, xp):
         if workspace is not None:
             workspace[name] = buffer
     return buffer
+
+
+def prefix_view(buffer, shape):
+    """A C-contiguous ``shape`` view of the first elements of a flat ``buffer``: every band or
+    chunk reuses one work array (fresh memory costs a page fault per 4 KiB), the last, shorter
+    one a prefix of it."""
+    return buffer[:math.prod(shape)].reshape(shape)

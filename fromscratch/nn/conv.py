@@ -92,10 +92,16 @@ from numbers import Integral
 import numpy as np
 
 from ..backend import array_module, get_xp, make_rng
-from ._conv_kernels import batch_first, col2im, conv_output_size, im2col, scratch
+from ._conv_kernels import (
+    batch_first,
+    col2im,
+    conv_output_size,
+    im2col,
+    prefix_view,
+    scratch,
+)
 from .conv_banded import (
     BAND_BYTES,
-    _prefix,
     band_rows,
     conv2d_forward_banded,
     conv_transpose2d_forward_banded,
@@ -175,7 +181,7 @@ def _channels_first_chunk(a, first, stop, band, buffer):
     """(N, C, P) rows ``band`` of images ``[first, stop)`` -> (C, images*len(band)), copied into
     the flat ``buffer``: the layout in which one GEMM covers the whole chunk."""
     images, c, width = stop - first, a.shape[1], band.stop - band.start
-    chunk = _prefix(buffer, (c, images, width))
+    chunk = prefix_view(buffer, (c, images, width))
     chunk[...] = a[first:stop, :, band].transpose(1, 0, 2)
     return chunk.reshape(c, images * width)
 
@@ -246,8 +252,8 @@ def conv2d_forward(x, w, b, stride=1, padding=0, *, workspace=None,
         first, stop, top, bottom = chunk
         positions = (stop - first) * (bottom - top) * out_w
         cols = im2col(x[first:stop], (kh, kw), stride, padding, out_size, rows=(top, bottom),
-                      out=_prefix(buffer, (k, positions)))
-        chunk_out = xp.matmul(weights, cols, out=_prefix(product, (f, positions)))
+                      out=prefix_view(buffer, (k, positions)))
+        chunk_out = xp.matmul(weights, cols, out=prefix_view(product, (f, positions)))
         # into the NCHW output, bias added on the way
         batch_first(chunk_out, stop - first, bottom - top, out_w, bias=b,
                     out=out[first:stop, :, top:bottom])
@@ -291,7 +297,7 @@ def conv2d_backward(dout, cache):
         else:  # build the chunk's columns again
             cols = im2col(x[first:stop], (kh, kw), stride, padding, out_size,
                           rows=(top, bottom),
-                          out=_prefix(buffer, (k, (stop - first) * (band.stop - band.start))))
+                          out=prefix_view(buffer, (k, (stop - first) * (band.stop - band.start))))
         grad = _channels_first_chunk(dout_rows, first, stop, band, grad_buffer)
         dw_t += xp.matmul(cols, grad.T, out=dw_chunk)               # (K, F)
         dcols = xp.matmul(weights_t, grad, out=cols)                # overwrites the columns
@@ -367,7 +373,7 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0, *,
         band = slice(top * width, bottom * width)
         x_chunk = _channels_first_chunk(x_rows, first, stop, band, x_buffer)
         cols = xp.matmul(weights_t, x_chunk,                         # (K, positions)
-                         out=_prefix(buffer, (k, x_chunk.shape[1])))
+                         out=prefix_view(buffer, (k, x_chunk.shape[1])))
         col2im(cols, out[first:stop].shape, (kh, kw), stride, padding, (h, width),
                rows=(top, bottom), out=out[first:stop], add=True)
     _hold(cache, workspace, chunk, x_chunk)  # the backward pass starts with this copy
@@ -407,8 +413,8 @@ def conv_transpose2d_backward(dout, cache):
         band = slice(top * width, bottom * width)
         positions = (stop - first) * (band.stop - band.start)
         dcols = im2col(dout[first:stop], (kh, kw), stride, padding, (h, width),
-                       rows=(top, bottom), out=_prefix(buffer, (k, positions)))
-        chunk_dx = xp.matmul(weights, dcols, out=_prefix(product, (c_in, positions)))
+                       rows=(top, bottom), out=prefix_view(buffer, (k, positions)))
+        chunk_dx = xp.matmul(weights, dcols, out=prefix_view(product, (c_in, positions)))
         batch_first(chunk_dx, stop - first, bottom - top, width, out=dx[first:stop, :, top:bottom])
         if held is not None and chunk == held[0]:
             x_chunk = held[1]
@@ -443,14 +449,13 @@ class _ConvBase(Module):
 
     def _band_bytes(self):
         # Inference (eval mode, or no_grad) runs in row bands: memory bounded whatever the image
-        # size. Training keeps the whole-batch im2col, which its backward pass needs anyway.
+        # size. Training runs in cache-sized chunks and keeps what its backward pass needs.
         return BAND_BYTES if not self.training or not is_grad_enabled() else None
 
     def _accumulate(self, dw, db):
         self.weight.grad += dw
         if self.bias is not None:
             self.bias.grad += db
-
 
 
 class Conv2d(_ConvBase):
@@ -476,12 +481,12 @@ class Conv2d(_ConvBase):
     weight : Parameter (out_channels, in_channels, kh, kw)
     bias : Parameter (out_channels,) or None
 
-    In training mode the layer keeps its im2col matrix and other work arrays between calls and
-    reuses them (allocating tens of megabytes afresh at every step costs more than filling
-    them). In evaluation mode (or under :func:`~fromscratch.nn.no_grad`) it computes the output
-    in row bands of bounded memory (:mod:`~fromscratch.nn.conv_banded`) and keeps no columns (the
-    backward pass, if called anyway, rebuilds them): inference on a large image does not hold
-    them in memory.
+    In training mode the layer keeps its work arrays (one chunk's im2col matrix and the like,
+    see the module docstring) between calls and reuses them (allocating megabytes afresh at
+    every step costs more than filling them). In evaluation mode (or under
+    :func:`~fromscratch.nn.no_grad`) it computes the output in row bands of bounded memory
+    (:mod:`~fromscratch.nn.conv_banded`) and keeps no columns (the backward pass, if called
+    anyway, rebuilds them): inference on a large image does not hold them in memory.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, *, stride=1, padding=0,

@@ -34,10 +34,8 @@ whole-image path to float rounding (the sums are the same, grouped differently);
 
 from __future__ import annotations
 
-import math
-
 from ..backend import array_module
-from ._conv_kernels import batch_first, channels_first, col2im, im2col
+from ._conv_kernels import batch_first, channels_first, col2im, im2col, prefix_view
 
 __all__ = [
     "BAND_BYTES",
@@ -75,12 +73,6 @@ def input_rows(x, start: int, stop: int, out=None):
         out[:, :, first - start:last - start] = x[:, :, first:last]
     return out
 
-
-def _prefix(buffer, shape):
-    """A C-contiguous ``shape`` view of the first elements of a flat ``buffer``: every band
-    reuses one work array (fresh memory costs a page fault per 4 KiB), the last, shorter band a
-    prefix of it."""
-    return buffer[:math.prod(shape)].reshape(shape)
 
 
 def conv2d_band_plan(x_shape, w_shape, stride, out_size, itemsize: int,
@@ -146,10 +138,10 @@ def conv2d_forward_banded(x, w, b, stride, padding, out_size, band_bytes: int = 
         positions = (bottom - top) * positions_per_row
         slab_h = (bottom - top - 1) * sh + kh
         slab = input_rows(x, top * sh - ph, top * sh - ph + slab_h,
-                          out=_prefix(slab_buffer, (n, c, slab_h, width)))
+                          out=prefix_view(slab_buffer, (n, c, slab_h, width)))
         cols = im2col(slab, (kh, kw), stride, (0, pw), (bottom - top, out_w),
-                      out=_prefix(cols_buffer, (k, positions)))
-        band = xp.matmul(weights, cols, out=_prefix(out_buffer, (f, positions)))
+                      out=prefix_view(cols_buffer, (k, positions)))
+        band = xp.matmul(weights, cols, out=prefix_view(out_buffer, (f, positions)))
         batch_first(band, n, bottom - top, out_w, bias=b, out=out[:, :, top:bottom])
     return out
 
@@ -189,10 +181,11 @@ def conv_transpose2d_forward_banded(x, w, b, stride, padding, out_shape,
         bottom = min(top + rows, h)
         x_band = channels_first(x[:, :, top:bottom])               # (C_in, N*rows*W)
         cols = xp.matmul(weights_t, x_band,
-                         out=_prefix(cols_buffer, (k, x_band.shape[1])))
+                         out=prefix_view(cols_buffer, (k, x_band.shape[1])))
         slab_h = (bottom - top - 1) * sh + kh                      # output rows the band adds to
         slab = col2im(cols, (n, c_out, slab_h, out_w), (kh, kw), (sh, sw), (0, pw),
-                      (bottom - top, width), out=_prefix(slab_buffer, (n, c_out, slab_h, out_w)))
+                      (bottom - top, width),
+                      out=prefix_view(slab_buffer, (n, c_out, slab_h, out_w)))
         first = top * sh - ph                                      # output row of slab row 0
         lo, hi = max(first, 0), min(first + slab_h, out_h)
         if lo < hi:

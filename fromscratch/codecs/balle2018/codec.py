@@ -206,7 +206,8 @@ class LoadedModel:
         return float(z_bits.sum()), self.y_estimated_bits(y_symbols, self.y_indexes(z_symbols))
 
     def y_estimated_bits(self, y_symbols: np.ndarray, y_indexes: np.ndarray) -> float:
-        """``-sum log2 p`` of y under the Gaussians of the tables ``y_indexes`` picks."""
+        """``-sum log2 p`` of y under the Gaussians of the tables ``y_indexes`` picks, a value
+        outside its table charged the coder's escape cost (:func:`_charge_escapes`)."""
         y_lik, _ = gaussian_likelihood_forward(y_symbols.astype(np.float64),
                                                self.scale_table[y_indexes])
         y_bits = -np.log2(np.maximum(y_lik, self.model.entropy_bottleneck.likelihood_bound))
