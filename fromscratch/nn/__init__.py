@@ -21,7 +21,8 @@ differences) and :mod:`.io` (pickle-free ``.npz`` weight files). Chapter 4 adds 
 (Conv2d, ConvTranspose2d via im2col), :mod:`.gdn` (GDN, IGDN) and :mod:`.entropy_bottleneck`
 (the learned factorized density that makes the rate differentiable). Inference on large images:
 :func:`no_grad` (no backward caches), :mod:`.conv_banded` (convolutions in row bands of bounded
-memory) and :mod:`.memory` (the peak memory of a forward pass, estimated from the shapes).
+memory), :mod:`.memory` (the peak memory of a forward pass, estimated from the shapes) and
+:mod:`.grow` (a trained model copied into a wider one that computes the same function).
 Chapter 5 adds :mod:`.spectral_norm` (the discriminator's Lipschitz leash), :mod:`.gan_losses`
 (non-saturating and hinge, on logits) and :mod:`.ms_ssim_loss` (MS-SSIM with its backward).
 """
@@ -34,6 +35,7 @@ from .entropy_bottleneck import EntropyBottleneck
 from .gan_losses import DiscriminatorLoss, GeneratorLoss
 from .gdn import GDN, IGDN
 from .gradcheck import GradcheckResult, gradcheck, numerical_gradient
+from .grow import load_grown
 from .io import Weights, WeightsError, load_weights, save_weights
 from .layers import Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from .losses import L1Loss, MSELoss
@@ -78,6 +80,7 @@ __all__ = [
     "inference_peak_bytes",
     "init",
     "is_grad_enabled",
+    "load_grown",
     "load_weights",
     "no_grad",
     "numerical_gradient",

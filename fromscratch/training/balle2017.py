@@ -12,7 +12,9 @@ One run trains one rate-distortion trade-off::
 * **Reproducible.** Checkpoints and exports record the chain of commands that made them, each
   with the step it reached (``# reached step N``), warm starts included.
 * **Warm starts.** ``--init-from other-checkpoint.npz`` starts a new lambda from a trained model
-  (weights only, fresh optimizer): neighbouring lambdas converge in a fraction of the steps.
+  (weights only, fresh optimizer): neighbouring lambdas converge in a fraction of the steps. A
+  file with fewer channels than ``--n``/``--m`` is grown into the wider model (``nn.grow``: the
+  copy computes what the narrow model computed, the new channels start silent).
 * **Learning rate.** Adam at ``--lr``, divided by 10 for the last ``--lr-drop`` fraction of the
   steps (the drop is what lifts PSNR at the end: see the notebook).
 * **Decoder rounding.** ``--decoder-rounding`` trains the decoder on the rounded latents it will
@@ -74,7 +76,7 @@ def export_weights(model: Balle2017, path, hyperparams: dict) -> dict:
 
 def _warm_start(model: Balle2017, path) -> list[str]:
     warm = nn.load_weights(path)
-    model.load_state_dict(warm.state, source=str(path))
+    nn.load_grown(model, warm.state, source=str(path))
     return warm.hyperparams.get("commands", [])
 
 

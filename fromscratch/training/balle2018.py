@@ -10,7 +10,8 @@ NaN stop and ``--backend cupy`` are chapter 4's (:mod:`fromscratch.training.comm
 * **Warm start from chapter 4.** ``--init-from`` takes a ``balle2018`` checkpoint or export (every
   weight) or a ``balle2017`` one: then ``g_a`` and ``g_s`` start from the trained transforms and
   only the hyperprior (``h_a``, ``h_s``, the bottleneck of ``z``) starts from scratch, which saves
-  most of the training. The file's command chain is continued.
+  most of the training. The file's command chain is continued. A file with fewer channels than
+  ``--n``/``--m`` is grown into the wider model (``nn.grow``: same function, new channels silent).
 * **Two stages.** ``--freeze-transforms`` trains the hyperprior alone on the fixed latents of the
   warm-started transforms (about three times faster a step); a run without it then trains
   everything jointly.
@@ -86,12 +87,12 @@ def _warm_start(model: Balle2018, path) -> list[str]:
     warm = nn.load_weights(path)
     kind = warm.hyperparams.get("kind", "")
     if kind.startswith("balle2018"):
-        model.load_state_dict(warm.state, source=str(path))
+        nn.load_grown(model, warm.state, source=str(path))
     elif kind.startswith("balle2017"):
         for part in ("g_a", "g_s"):
             state = {name.removeprefix(part + "."): value for name, value in warm.state.items()
                      if name.startswith(part + ".")}
-            getattr(model, part).load_state_dict(state, source=f"{path} ({part})")
+            nn.load_grown(getattr(model, part), state, source=f"{path} ({part})")
     else:
         raise nn.WeightsError(f"{path}: cannot warm-start balle2018 from kind {kind!r}")
     return list(warm.hyperparams.get("commands", []))
