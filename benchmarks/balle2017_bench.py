@@ -9,6 +9,8 @@ and with our ``jpeg``, Pillow JPEG, WebP and JPEG 2000, then reports
 * the RD table (mean bpp, PSNR, MS-SSIM, encode/decode ms) and BD-rates against Pillow JPEG,
 * per image and model: the real stream size beside the entropy model's estimate
   ``-sum(log2 p)`` (they should agree within 1 %),
+* per model: the PSNR of its transforms alone, ``g_s(g_a(x))`` with the latents unquantized - the
+  ceiling that no rate can lift,
 * the training speed of the model's shape on this machine (steps per second, ``--train-steps``).
 
 Writes ``benchmarks/results/balle2017_bench.{csv,png}`` and ``balle2017_estimates.csv``; the
@@ -31,6 +33,7 @@ from fromscratch import bench, nn
 from fromscratch.codecs.balle2017 import Balle2017, RateDistortionLoss
 from fromscratch.codecs.balle2017 import codec as balle2017
 from fromscratch.data import kodak_paths, load_image
+from fromscratch.metrics import psnr
 
 REFERENCES = ("jpeg", "pillow-jpeg", "pillow-webp", "pillow-jpeg2000")
 PUBLISHED = ("jpeg (Pillow 4:2:0)", "compressai bmshj2018-factorized (MSE)")
@@ -60,6 +63,32 @@ def estimates(images, qualities) -> list[dict]:
                          "estimated_bits": round(estimate, 1),
                          "ratio": round(8 * len(payload) / estimate, 5)})
     return rows
+
+
+def unquantized_psnr(loaded, images) -> float:
+    """Mean PSNR of ``g_s(g_a(x))`` with the latents left unquantized (``loaded``: a codec's model).
+
+    The coded PSNR falls short of this by the quantizer's share of the distortion; this falls
+    short of a perfect reconstruction by the transforms' own. When a higher-rate model's figure
+    stops rising, more bits cannot buy quality: the transforms are the limit, not the rate.
+    """
+    values = []
+    for _, image in images:
+        latents = loaded.analysis(image)
+        y = latents[0] if isinstance(latents, tuple) else latents  # balle2018 returns (y, z)
+        values.append(psnr(image, loaded.synthesis(y, image.shape)))
+    return float(np.mean(values))
+
+
+def print_unquantized(codec_name: str, codec_class, qualities, images, summary) -> None:
+    """One line per quality: coded bpp and PSNR beside the transforms' own ceiling."""
+    coded = {r["setting"]: r for r in summary if r["codec"] == codec_name}
+    print(f"\n{codec_name}: coded PSNR against the transforms alone (latents unquantized)")
+    for quality in qualities:
+        row = coded[bench.setting_label({"quality": quality})]
+        ceiling = unquantized_psnr(codec_class(quality=quality).model(), images)
+        print(f"  q{quality}: {row['bpp']:.3f} bpp, {row['psnr']:.2f} dB coded, "
+              f"{ceiling:.2f} dB unquantized ({ceiling - row['psnr']:+.2f})")
 
 
 def training_speed(model, steps: int, crop: int = 128, batch: int = 8) -> float:
@@ -112,6 +141,8 @@ def main() -> None:
     ratios = np.array([r["ratio"] for r in estimate_rows])
     print(f"\nreal stream / estimated bits over {len(estimate_rows)} codings: mean "
           f"{ratios.mean():.4f}, range {ratios.min():.4f} .. {ratios.max():.4f}")
+
+    print_unquantized("balle2017", balle2017.Balle2017Codec, qualities, images, summary)
 
     loaded = balle2017.Balle2017Codec(quality=qualities[0]).model()
     if args.train_steps:

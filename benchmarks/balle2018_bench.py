@@ -14,6 +14,8 @@ reports
 * per image and quality, the real payload against the estimate ``-sum log2 p`` (z and y),
 * what the integer hyper-synthesis costs: the share of latents whose table differs from the one a
   float h_s would pick, and the estimated bits of both,
+* per model and quality, the PSNR of the transforms alone (latents unquantized) beside the coded
+  PSNR,
 * the training speed of both models on this machine (``--train-steps``).
 
 Writes ``benchmarks/results/balle2018_bench.{csv,png}`` and ``balle2018_estimates.csv``; the
@@ -27,7 +29,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import numpy as np
-from balle2017_bench import training_speed  # the benchmark beside this one
+from balle2017_bench import print_unquantized, training_speed  # the benchmark beside this one
 
 from fromscratch import bench
 from fromscratch.codecs import codec_names
@@ -133,6 +135,10 @@ def main() -> None:
               f"{ratios.mean():.4f} ({ratios.min():.4f} .. {ratios.max():.4f}); "
               f"{100 * differing:.3f} % of tables differ; y bits integer/float "
               f"{int_bits / float_bits:.5f}")
+
+    print_unquantized("balle2018", balle2018.Balle2018Codec, qualities, images, summary)
+    print_unquantized("balle2017", balle2017.Balle2017Codec, balle2017.available_qualities(),
+                      images, summary)
 
     if args.train_steps:
         for name, model, crop, batch in (
