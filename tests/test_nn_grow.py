@@ -65,6 +65,19 @@ def test_the_silent_weights_learn_from_the_first_step():
     assert np.abs(grown.g_a[1].gamma_param.grad[:4, 4:]).max() > 0  # ... until they learn to
 
 
+def test_new_channels_start_small_and_cheap():
+    narrow = trained_like(4, 6, seed=5)
+    eb = narrow.entropy_bottleneck
+    eb.biases[-1].data[2] += 3.0  # channel 2's density moves away from 0: not the narrowest
+    eb.matrices[0].data[4] += 2.0  # channel 4's gets steeper: the narrowest
+    grown = nn.load_grown(Balle2017(4, 9, rng=9), narrow.state_dict(), new_scale=0.25)
+    for name, value in grown.entropy_bottleneck.state_dict().items():
+        for channel in range(6, 9):
+            np.testing.assert_array_equal(value[channel], value[4], err_msg=name)
+    fresh = Balle2017(4, 9, rng=9).g_a[6].weight.data  # the initial values it started from
+    np.testing.assert_allclose(grown.g_a[6].weight.data[6:], 0.25 * fresh[6:], rtol=1e-6)
+
+
 def test_what_does_not_fit_is_refused():
     narrow = Balle2017(6, 8, rng=0)
     with pytest.raises(nn.WeightsError, match="does not fit"):

@@ -9,9 +9,9 @@ it starts out computing exactly the same function, then keep training.
 
 The rule that makes the copy exact is simple. Every new channel gets
 
-* **its own incoming weights at their usual random initial values** (so it carries a signal and
-  can learn), and
-* **outgoing weights of zero** (so nothing downstream sees it yet).
+* **its own incoming weights**, random (the layer's initial values, scaled down by ``new_scale``)
+  so that it carries a signal and can learn, and
+* **outgoing weights of zero**, so that nothing downstream sees it yet.
 
 For a convolution ``Conv2d`` (weights ``(out, in, k, k)``) the new *input* channels' columns are
 set to zero; for a transposed convolution (weights ``(in, out, k, k)``) the new input rows. A GDN
@@ -22,8 +22,13 @@ network's output is then bit-for-bit what the narrow one computed, and the first
 already moves the zero weights, since their gradient is the new channels' activity times the
 error signal.
 
-In a compression model the new latent channels do cost bits from the start (their density is the
-initial one), and gradient descent decides whether they are worth them.
+In a compression model the new *latent* channels cost bits from the start, and a freshly
+initialized density is wide: about 5 bits per latent, 2 bits per pixel for 96 new channels of a
+16x-subsampled latent - a jolt that gradient clipping turns into a pause for everything else. So
+new channels of an :class:`~fromscratch.nn.EntropyBottleneck` start with a copy of the narrowest
+trained density (the one that gives the interval around 0 the most mass), and the small incoming
+weights keep their latents near 0, where that density charges almost nothing. Gradient descent then
+decides whether they are worth their bits.
 
 :func:`load_grown` does this for any model built from :class:`~fromscratch.nn.Conv2d`,
 :class:`~fromscratch.nn.ConvTranspose2d`, :class:`~fromscratch.nn.GDN` and layers whose
@@ -35,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from .conv import Conv2d, ConvTranspose2d
+from .entropy_bottleneck import EntropyBottleneck, likelihood_forward
 from .gdn import GDN
 from .io import WeightsError
 from .module import Module
@@ -42,7 +48,8 @@ from .module import Module
 __all__ = ["load_grown"]
 
 
-def load_grown(model: Module, state: dict, *, source: str = "state") -> Module:
+def load_grown(model: Module, state: dict, *, new_scale: float = 0.1,
+                source: str = "state") -> Module:
     """Fill ``model`` from the ``state`` of a narrower model of the same layout.
 
     Parameters
@@ -52,6 +59,8 @@ def load_grown(model: Module, state: dict, *, source: str = "state") -> Module:
     state : dict of str to ndarray
         Parameters of the trained model: the same names, each of a shape no larger than the
         model's along every axis (equal shapes are copied as they are).
+    new_scale : float
+        Factor on the initial incoming weights of the new output channels of every convolution.
     source : str
         Named in errors (e.g. the weight file).
 
@@ -80,13 +89,26 @@ def load_grown(model: Module, state: dict, *, source: str = "state") -> Module:
     for prefix, module in model.named_modules():
         dot = f"{prefix}." if prefix else ""
         if isinstance(module, ConvTranspose2d):  # weight (in, out, k, k)
-            old_inputs = state[f"{dot}weight"].shape[0]
+            old_inputs, old_outputs = state[f"{dot}weight"].shape[:2]
+            grown[f"{dot}weight"][:, old_outputs:] *= new_scale
             grown[f"{dot}weight"][old_inputs:] = 0
         elif isinstance(module, Conv2d):  # weight (out, in, k, k)
-            old_inputs = state[f"{dot}weight"].shape[1]
+            old_outputs, old_inputs = state[f"{dot}weight"].shape[:2]
+            grown[f"{dot}weight"][old_outputs:] *= new_scale
             grown[f"{dot}weight"][:, old_inputs:] = 0
         elif isinstance(module, GDN):
             old = state[f"{dot}gamma_param"].shape[0]
             # the stored value whose effective gamma is exactly 0 (see gdn's reparameterisation)
             grown[f"{dot}gamma_param"][:old, old:] = np.sqrt(module.pedestal)
+        elif isinstance(module, EntropyBottleneck):
+            names = [name for name, _ in module.named_parameters()]
+            old = state[f"{dot}{names[0]}"].shape[0]
+            if old < module.channels:
+                groups = [[np.asarray(state[f"{dot}{group}.{k}"], np.float64)
+                           for k in range(len(getattr(module, group)))]
+                          for group in ("matrices", "biases", "factors")]
+                mass_at_zero, _ = likelihood_forward(np.zeros((old, 1, 1)), *groups)
+                narrowest = int(np.argmax(mass_at_zero[:, 0, 0]))
+                for name in names:
+                    grown[f"{dot}{name}"][old:] = state[f"{dot}{name}"][narrowest]
     return model.load_state_dict(grown, source=source)
