@@ -1,8 +1,9 @@
 """Growing a trained network wider without changing what it computes.
 
-A model trained with few channels can hit a ceiling that no amount of training lifts: with M = 96
-latent channels, chapter 4's codec reconstructs Kodak at about 31.8 dB *even when its latents are
-not quantized at all*, so its highest-rate model cannot buy quality with more bits. Training a
+A model trained with few channels can hit a ceiling that more training lifts only slowly: with
+M = 96 latent channels, chapter 4's codec reconstructs Kodak at 31.8 dB (q3) and 32.2 dB (q4) *even
+when its latents are not quantized at all*, so its highest-rate model cannot buy much quality with
+more bits. Training a
 wider model from scratch throws away everything the narrow one learned. Chen, Goodfellow & Shlens
 ("Net2Net", ICLR 2016) showed the alternative: copy the trained weights into a wider network so that
 it starts out computing exactly the same function, then keep training.
@@ -17,7 +18,7 @@ For a convolution ``Conv2d`` (weights ``(out, in, k, k)``) the new *input* chann
 set to zero; for a transposed convolution (weights ``(in, out, k, k)``) the new input rows. A GDN
 layer normalizes channel ``i`` by ``sqrt(beta_i + sum_j gamma_ij x_j^2)``: the old channels must
 not be normalized by the new ones, so ``gamma[old, new] = 0``. Per-channel parameters (biases,
-``beta``, an entropy model's densities) keep their initial values for the new channels. The
+``beta``) keep their initial values for the new channels. The
 network's output is then bit-for-bit what the narrow one computed, and the first gradient step
 already moves the zero weights, since their gradient is the new channels' activity times the
 error signal.
@@ -27,8 +28,9 @@ initialized density is wide: about 5 bits per latent, 2 bits per pixel for 96 ne
 16x-subsampled latent - a jolt that gradient clipping turns into a pause for everything else. So
 new channels of an :class:`~fromscratch.nn.EntropyBottleneck` start with a copy of the narrowest
 trained density (the one that gives the interval around 0 the most mass), and the small incoming
-weights keep their latents near 0, where that density charges almost nothing. Gradient descent then
-decides whether they are worth their bits.
+weights keep their latents near 0, where that density charges less than a bit each (for 96 new
+channels of chapter 4's q4: +0.27 bpp at the first step, against about +1.9 with fresh densities).
+Gradient descent then decides whether they are worth their bits.
 
 :func:`load_grown` does this for any model built from :class:`~fromscratch.nn.Conv2d`,
 :class:`~fromscratch.nn.ConvTranspose2d`, :class:`~fromscratch.nn.GDN` and layers whose
