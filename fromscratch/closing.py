@@ -356,7 +356,11 @@ def _compute(training: list[dict], kind: str) -> str:
     if not rows:
         return ""
     steps = ", ".join(f"{r['steps']:,}" for r in rows)
-    size = f", N = {rows[0]['n']}, M = {rows[0]['m']}" if rows[0].get("n") else ""
+    size = ""
+    if rows[0].get("n"):
+        shapes = [(r["n"], r["m"]) for r in rows]
+        size = (f", N = {shapes[0][0]}, M = {shapes[0][1]}" if len(set(shapes)) == 1
+                else ", N / M = " + ", ".join(f"{n} / {m}" for n, m in shapes))
     return f"trained here on a CPU: {steps} steps per model{size}"
 
 

@@ -78,6 +78,16 @@ def test_claims_follow_the_numbers():
     assert "-20.0 %" in better[0]["ours"]
 
 
+def test_training_compute_names_every_shape():
+    rows = [{"file": f"balle2017_q{q}.npz", "steps": 1000 * q, "n": 64, "m": m}
+            for q, m in ((1, 96), (2, 96), (3, 192))]
+    rows.append({"file": "balle2017_ablation_q1.npz", "steps": 5, "n": 8, "m": 8})
+    assert closing._compute(rows, "balle2017") == (
+        "trained here on a CPU: 1,000, 2,000, 3,000 steps per model, N / M = 64 / 96, 64 / 96, "
+        "64 / 192")
+    assert closing._compute(rows[:2], "balle2017").endswith("steps per model, N = 64, M = 96")
+
+
 def test_measure_small(monkeypatch):
     name, image = sample_image()
     small = [(name, image[:48, :64])]
