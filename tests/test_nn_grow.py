@@ -9,9 +9,8 @@ from fromscratch.codecs.balle2018 import Balle2018
 from fromscratch.training import balle2017 as training
 
 
-def trained_like(n, m, seed):
-    """A small Balle2017 whose parameters are all moved off their initial values."""
-    model = Balle2017(n, m, rng=seed)
+def trained_like(model, seed):
+    """``model`` with every parameter moved off its initial value, as training would."""
     rng = np.random.default_rng(seed)
     for p in model.parameters():
         p.data += 0.05 * rng.standard_normal(p.shape).astype(p.data.dtype)
@@ -20,7 +19,7 @@ def trained_like(n, m, seed):
 
 @pytest.mark.parametrize("wide", [(6, 10), (4, 9), (4, 6)])
 def test_grown_model_computes_what_the_narrow_one_did(wide):
-    narrow = trained_like(4, 6, seed=1)
+    narrow = trained_like(Balle2017(4, 6, rng=1), seed=1)
     grown = nn.load_grown(Balle2017(*wide, rng=7), narrow.state_dict())
     x = np.random.default_rng(2).uniform(0, 1, (2, 3, 32, 48)).astype(np.float32)
     for model in (narrow, grown):
@@ -34,12 +33,9 @@ def test_grown_model_computes_what_the_narrow_one_did(wide):
 
 
 def test_the_hyperprior_grows_too():
-    narrow = Balle2018(4, 6, rng=1)
-    rng = np.random.default_rng(0)
-    for p in narrow.parameters():
-        p.data += 0.05 * rng.standard_normal(p.shape).astype(p.data.dtype)
+    narrow = trained_like(Balle2018(4, 6, rng=1), seed=0)
     grown = nn.load_grown(Balle2018(6, 10, rng=2), narrow.state_dict())
-    x = rng.uniform(0, 1, (1, 3, 64, 64)).astype(np.float32)
+    x = np.random.default_rng(1).uniform(0, 1, (1, 3, 64, 64)).astype(np.float32)
     for model in (narrow, grown):
         model.eval()
     with nn.no_grad():
@@ -51,7 +47,7 @@ def test_the_hyperprior_grows_too():
 
 
 def test_the_silent_weights_learn_from_the_first_step():
-    narrow = trained_like(4, 6, seed=3)
+    narrow = trained_like(Balle2017(4, 6, rng=3), seed=3)
     grown = nn.load_grown(Balle2017(6, 10, rng=8), narrow.state_dict())
     grown.train()
     x = np.random.default_rng(4).uniform(0, 1, (2, 3, 32, 32)).astype(np.float32)
@@ -66,7 +62,7 @@ def test_the_silent_weights_learn_from_the_first_step():
 
 
 def test_new_channels_start_small_and_cheap():
-    narrow = trained_like(4, 6, seed=5)
+    narrow = trained_like(Balle2017(4, 6, rng=5), seed=5)
     eb = narrow.entropy_bottleneck
     eb.biases[-1].data[2] += 3.0  # channel 2's density moves away from 0: not the narrowest
     eb.matrices[0].data[4] += 2.0  # channel 4's gets steeper: the narrowest

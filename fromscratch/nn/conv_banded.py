@@ -74,7 +74,6 @@ def input_rows(x, start: int, stop: int, out=None):
     return out
 
 
-
 def conv2d_band_plan(x_shape, w_shape, stride, out_size, itemsize: int,
                      band_bytes: int = BAND_BYTES) -> tuple[int, tuple[int, int, int]]:
     """Rows per band of :func:`conv2d_forward_banded` and the elements of its three work arrays
