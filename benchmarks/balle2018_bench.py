@@ -1,6 +1,7 @@
 """Chapter 6 on Kodak: ``balle2018`` beside ``balle2017``, JPEG, WebP, JPEG 2000, AVIF and HEVC.
 
-    python benchmarks/balle2018_bench.py [--images N] [--no-heif] [--train-steps S] [--data DIR]
+    python benchmarks/balle2018_bench.py [--images N] [--no-heif] [--train-steps S] [--refine R]
+                                         [--data DIR]
 
 One run codes every Kodak image with every shipped model (``data/weights/balle2018_q*.npz`` and
 ``balle2017_q*.npz``) and with Pillow JPEG, WebP, JPEG 2000, AVIF and - when the optional
@@ -8,8 +9,10 @@ One run codes every Kodak image with every shipped model (``data/weights/balle20
 reports
 
 * the RD table (mean bpp, PSNR, MS-SSIM, encode/decode ms),
-* BD-rates of ``balle2018`` against Pillow JPEG, ``balle2017``, HEVC and AVIF, in PSNR and in
-  MS-SSIM (dB, ``-10 log10(1 - MS-SSIM)``),
+* the same models with latent refinement at encoding (``refine=R``, ``--refine``, default 10;
+  0 skips it), labelled ``balle2018+refine``: the same decoder, an encoder that searches,
+* BD-rates of ``balle2018`` (and ``balle2018+refine``) against Pillow JPEG, ``balle2017``, HEVC
+  and AVIF, in PSNR and in MS-SSIM (dB, ``-10 log10(1 - MS-SSIM)``),
 * the side information (the z stream) as a share of the rate, per quality,
 * per image and quality, the real payload against the estimate ``-sum log2 p`` (z and y),
 * what the integer hyper-synthesis costs: the share of latents whose table differs from the one a
@@ -29,7 +32,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import numpy as np
-from balle2017_bench import print_unquantized, training_speed  # the benchmark beside this one
+from balle2017_bench import (  # the benchmark beside this one
+    print_refined,
+    print_unquantized,
+    refined_curve,
+    training_speed,
+)
 
 from fromscratch import bench
 from fromscratch.codecs import codec_names
@@ -83,6 +91,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=24, help="first N Kodak images")
     parser.add_argument("--no-heif", action="store_true", help="skip HEVC (slow to encode)")
     parser.add_argument("--train-steps", type=int, default=5, help="0: skip the speed test")
+    parser.add_argument("--refine", type=int, default=10,
+                        help="encoder iterations of latent refinement to measure (0: skip)")
     parser.add_argument("--data", default=None)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()
@@ -103,23 +113,30 @@ def main() -> None:
         hyper = balle2018.Balle2018Codec(quality=quality).model().hyperparams
         print(f"balle2018 q{quality}: lambda {hyper['lmbda']}, {hyper['commands'][-1]}")
     learned = bench.rd_curve("balle2018", images, [{"quality": q} for q in qualities]) + learned
+    if args.refine:
+        learned += refined_curve("balle2018", qualities, images, args.refine)
     summary = bench.summarize(learned + references)
     print(f"{len(images)} Kodak image(s)")
     print(bench.format_table(summary))
 
-    anchors = ["pillow-jpeg", "balle2017", "pillow-avif"] + (["pillow-heif"] if heif else [])
-    tested = ("balle2018", "balle2017", "pillow-webp", "pillow-avif", "pillow-heif")
+    anchors = (["pillow-jpeg", "balle2017", "pillow-avif"] + (["pillow-heif"] if heif else [])
+               + ["balle2018"])
+    tested = ("balle2018", "balle2018+refine", "balle2017", "pillow-webp", "pillow-avif",
+              "pillow-heif")
     for metric, name in (("psnr", "PSNR"), ("ms_ssim_db", "MS-SSIM in dB, -10 log10(1 - m)")):
         print(f"\nBD-rate / BD-{metric} ({name}, pchip; negative = fewer bits):")
         for anchor in anchors:
-            for codec, result in bench.bd_against(summary, anchor,
-                                                  [c for c in tested if c != anchor],
-                                                  metric).items():
+            codecs = (["balle2018+refine"] if anchor == "balle2018"
+                      else [c for c in tested if c != anchor])
+            for codec, result in bench.bd_against(summary, anchor, codecs, metric).items():
                 if codec not in {r["codec"] for r in summary}:
                     continue
                 shown = (f"not defined: {result}" if isinstance(result, str)
                          else f"{result[0]:+7.1f} %   {result[1]:+6.2f} dB")
                 print(f"  {codec:14s} vs {anchor:14s} {shown}")
+
+    if args.refine:
+        print_refined("balle2018", summary)
 
     estimate_rows = estimates(images, qualities)
     print("\nper quality: side information share, real / estimate, tables a float h_s would "

@@ -49,6 +49,7 @@ from ...entropy.cdf_tables import validate_cdf_tables
 from ...nn.entropy_bottleneck import likelihood_forward
 from ..base import ContainerCodec, Parameter, register
 from .model import STRIDE, Balle2017
+from .refine import factorized_rate, refine_latents, search_peak_bytes
 
 __all__ = [
     "MEMORY_LIMIT",
@@ -69,6 +70,10 @@ __all__ = [
 WEIGHTS_DIR = REPO_ROOT / "data" / "weights"
 #: Largest estimated peak memory (bytes) of one encode or decode; larger images are refused.
 MEMORY_LIMIT = 2 * 10**9
+#: The ``refine`` parameter of the learned codecs: encoder iterations of latent refinement.
+REFINE_PARAMETER = Parameter(0, int, low=0, high=1000,
+                             help="encoder iterations of latent refinement for this image "
+                                  "(0: off); slower encoding, the same stream and decoder")
 #: Resident memory of the process before the image (interpreter, NumPy, compiled kernels, weights),
 #: measured on Linux/x86-64 with a warm kernel cache, rounded up.
 BASELINE_BYTES = 300 * 10**6
@@ -125,6 +130,23 @@ def output_image(x_hat: np.ndarray, shape) -> np.ndarray:
     if len(shape) == 2:  # gray images are coded as three equal channels
         return np.rint(rgb.mean(axis=2)).astype(np.uint8)
     return rgb
+
+
+def refinement_target(codec: str, hidden_channels: int, rgb: np.ndarray, stride: int, xp):
+    """The padded image (1, 3, H', W') that latent refinement compares ``g_s``'s output with.
+
+    The search keeps ``g_s``'s training caches (:func:`~fromscratch.codecs.balle2017.refine.
+    search_peak_bytes`): an image for which they and :data:`BASELINE_BYTES` exceed
+    :data:`MEMORY_LIMIT` is refused with a ``ValueError`` (it still codes with ``refine=0``).
+    """
+    height, width = rgb.shape[:2]
+    padded = (-(-height // stride) * stride) * (-(-width // stride) * stride)
+    need = BASELINE_BYTES + search_peak_bytes(hidden_channels, padded)
+    if need > MEMORY_LIMIT:
+        raise ValueError(f"{codec}: refining the latents of a {width} x {height} image needs "
+                         f"about {need / 1e9:.1f} GB of memory, more than "
+                         f"{MEMORY_LIMIT / 1e9:.1f} GB (MEMORY_LIMIT); encode it with refine=0")
+    return image_batch(rgb, stride, xp)
 
 
 def coding_peak_bytes(g_a, g_s, latent_channels: int, height: int, width: int) -> int:
@@ -202,6 +224,18 @@ class LoadedModel:
             x_hat = backend.to_numpy(self.model.g_s.forward(xp.asarray(y_hat[None]))[0])
         return output_image(x_hat, shape)
 
+    def refine(self, y: np.ndarray, rgb: np.ndarray, iterations: int) -> np.ndarray:
+        """Latents searched for this image (:mod:`~fromscratch.codecs.balle2017.refine`),
+        rounded around the medians: float32 (M, h, w)."""
+        xp = backend.get_xp()
+        target = refinement_target(self.kind, self.model.n, rgb, STRIDE, xp)
+        medians = xp.asarray(self.medians[:, None, None])
+        y_hat, _ = refine_latents(self.model.g_s, xp.asarray(y), target,
+                                  float(self.hyperparams["lmbda"]),
+                                  factorized_rate(self.model.entropy_bottleneck),
+                                  valid=rgb.shape[:2], offsets=medians, iterations=iterations)
+        return backend.to_numpy(y_hat)
+
     def symbols(self, y: np.ndarray) -> np.ndarray:
         """Quantize around the medians: int32 (M, h, w)."""
         return np.rint(y - self.medians[:, None, None]).astype(np.int32)
@@ -235,6 +269,7 @@ class Balle2017Codec(ContainerCodec):
     parameters: ClassVar[dict[str, Parameter]] = {
         "quality": Parameter(1, int, low=1, high=99,
                              help="which trained model: 1 = lowest rate (data/weights)"),
+        "refine": REFINE_PARAMETER,
     }
 
     settings = tuple({"quality": q} for q in available_qualities())  # empty until trained
@@ -281,7 +316,10 @@ class Balle2017Codec(ContainerCodec):
         loaded = self.model()
         loaded.check_memory(*image.shape[:2], ValueError)
         rgb = image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
-        symbols = loaded.symbols(loaded.analysis(rgb))
+        y = loaded.analysis(rgb)
+        if self.params.get("refine"):
+            y = loaded.refine(y, rgb, self.params["refine"])
+        symbols = loaded.symbols(y)
         return range_coder.encode_with_indexes(
             symbols.ravel(), loaded.channel_indexes(symbols.shape),
             loaded.cdfs, loaded.cdf_lengths, loaded.offsets)

@@ -72,13 +72,16 @@ from ...nn.entropy_bottleneck import likelihood_forward
 from ...nn.gaussian_conditional import gaussian_likelihood_forward
 from ...nn.integer import IntegerNetwork
 from ..balle2017.codec import (
+    REFINE_PARAMETER,
     check_memory,
     coding_peak_bytes,
     image_batch,
     missing_weights,
     output_image,
     qualities_in,
+    refinement_target,
 )
+from ..balle2017.refine import gaussian_rate, refine_latents
 from ..base import ContainerCodec, Parameter, register
 from .model import STRIDE, Balle2018
 
@@ -242,6 +245,7 @@ class Balle2018Codec(ContainerCodec):
     parameters: ClassVar[dict[str, Parameter]] = {
         "quality": Parameter(1, int, low=1, high=99,
                              help="which trained model: 1 = lowest rate (data/weights)"),
+        "refine": REFINE_PARAMETER,
     }
 
     settings = tuple({"quality": q} for q in available_qualities())  # empty until trained
@@ -259,6 +263,15 @@ class Balle2018Codec(ContainerCodec):
         rgb = image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
         y, z = loaded.analysis(rgb)
         z_symbols = np.clip(loaded.z_symbols(z), -MAX_Z_SYMBOL, MAX_Z_SYMBOL)
+        if self.params["refine"]:
+            # z as the analysis chose it; y searched for the scales z gives (balle2017.refine)
+            xp = backend.get_xp()
+            target = refinement_target(self.name, loaded.model.n, rgb, STRIDE, xp)
+            scales = xp.asarray(loaded.scale_table[loaded.y_indexes(z_symbols)])
+            y, _ = refine_latents(loaded.model.g_s, xp.asarray(y), target,
+                                  float(loaded.hyperparams["lmbda"]), gaussian_rate(scales),
+                                  valid=rgb.shape[:2], iterations=self.params["refine"])
+            y = backend.to_numpy(y)
         return z_symbols, np.rint(y).astype(np.int32)
 
     def estimated_bits(self, image: np.ndarray) -> tuple[float, float]:

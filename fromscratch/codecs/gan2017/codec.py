@@ -14,8 +14,10 @@ everything decoding needs (the discriminator is not shipped: it is needed only t
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ..balle2017.codec import Balle2017Codec, available_qualities
-from ..base import register
+from ..base import Parameter, register
 
 __all__ = ["Gan2017Codec"]
 
@@ -26,4 +28,7 @@ class Gan2017Codec(Balle2017Codec):
 
     name = "gan2017"
     description = "balle2017 bytes, GAN-fine-tuned decoder (Rippel & Bourdev 2017, HiFiC 2020)"
+    # no ``refine``: it would search for latents by the MSE of the adversarial synthesis, and the
+    # encoder writes its source model's bytes (module docstring)
+    parameters: ClassVar[dict[str, Parameter]] = {"quality": Balle2017Codec.parameters["quality"]}
     settings = tuple({"quality": q} for q in available_qualities("gan2017"))
