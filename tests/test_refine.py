@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fromscratch
-from fromscratch import data, metrics, nn
+from fromscratch import container, data, metrics, nn
 from fromscratch.codecs import get_codec
 from fromscratch.codecs.balle2017 import codec as balle2017
 from fromscratch.codecs.balle2017 import refine
@@ -118,6 +118,9 @@ def test_refinement_lowers_the_codecs_loss_in_real_bytes(kind):
         losses.append(8 * len(stream) / pixels + lmbda * 255.0**2 * mse)
     assert losses[1] < losses[0], losses
     assert fromscratch.decompress(stream).shape == image.shape
+    # an encoder setting: not in the header, which is the plain encoder's byte for byte
+    header = container.read_header(stream)
+    assert header.params == {"quality": quality}
 
 
 def test_refined_balle2018_estimate_still_matches_the_payload():

@@ -61,7 +61,9 @@ class Parameter:
     """One keyword parameter of a codec: its type, default and allowed values.
 
     ``low``/``high`` bound numbers (inclusive), ``choices`` lists allowed values. Strings coming
-    from the command line (``"75"``, ``"true"``) are converted to ``kind``.
+    from the command line (``"75"``, ``"true"``) are converted to ``kind``. A parameter only the
+    encoder uses (``in_stream=False``: how long it searches, say) is not written into the
+    stream's header; the decoder gets its default.
     """
 
     default: Any
@@ -70,6 +72,7 @@ class Parameter:
     high: float | None = None
     choices: tuple | None = None
     help: str = ""
+    in_stream: bool = True
 
     def validate(self, name: str, value: Any) -> Any:
         value = self._convert(name, value)
@@ -184,7 +187,9 @@ class ContainerCodec(_CodecBase, ABC):
     def encode(self, image) -> bytes:
         image = as_image(image)
         payload = self.encode_payload(image)
-        return container.pack(self.name, image.shape, self.params, payload)
+        written = {key: value for key, value in self.params.items()
+                   if self.parameters[key].in_stream}
+        return container.pack(self.name, image.shape, written, payload)
 
     def decode(self, data: bytes) -> np.ndarray:
         header, payload = container.unpack(data)

@@ -71,7 +71,7 @@ WEIGHTS_DIR = REPO_ROOT / "data" / "weights"
 #: Largest estimated peak memory (bytes) of one encode or decode; larger images are refused.
 MEMORY_LIMIT = 2 * 10**9
 #: The ``refine`` parameter of the learned codecs: encoder iterations of latent refinement.
-REFINE_PARAMETER = Parameter(0, int, low=0, high=1000,
+REFINE_PARAMETER = Parameter(0, int, low=0, high=1000, in_stream=False,
                              help="encoder iterations of latent refinement for this image "
                                   "(0: off); slower encoding, the same stream and decoder")
 #: Resident memory of the process before the image (interpreter, NumPy, compiled kernels, weights),
