@@ -64,7 +64,7 @@ def test_arrays_round_trip_and_bounds_are_enforced():
 
 def test_float64_sums_stay_exact_at_the_bounds():
     """Largest weights, activations and sums: the float64 products still give exact integers."""
-    from fromscratch.nn.integer import ACTIVATION_LIMIT, WEIGHT_LIMIT
+    from fromscratch.nn.integer import ACTIVATION_LIMIT, MAX_TERMS, WEIGHT_LIMIT
 
     rng = np.random.default_rng(7)
     weight = rng.choice([WEIGHT_LIMIT - 1, -(WEIGHT_LIMIT - 1), WEIGHT_LIMIT - 3], (2, 64, 5, 5))
@@ -74,3 +74,21 @@ def test_float64_sums_stay_exact_at_the_bounds():
     net = IntegerNetwork([layer], activation_bits=12, weight_bits=14)
     x = rng.choice([ACTIVATION_LIMIT, ACTIVATION_LIMIT - 1, -ACTIVATION_LIMIT], (1, 64, 3, 3))
     assert net.forward(x).tolist()[0] == integer_network_reference(net, x[0].tolist())
+    # the most terms a sum may have, each at its largest: half the channels add, half subtract,
+    # so the partial sums pass 2^50 (in whatever order BLAS adds them) and the total cancels to
+    # the bias; with no shift (weight_bits 0) the output shows the last bit of that sum
+    channels = MAX_TERMS // 25
+    weight = np.zeros((2, channels, 5, 5), np.int64)
+    half = channels // 2
+    weight[:, :half] = WEIGHT_LIMIT - 1
+    weight[:, half:2 * half] = -(WEIGHT_LIMIT - 1)
+    layer = dict(layer, weight=weight, bias=np.array([12345, 0], np.int64))
+    net = IntegerNetwork([layer], activation_bits=12, weight_bits=0)
+    x = np.full((1, channels, 5, 5), ACTIVATION_LIMIT, np.int64)
+    out = net.forward(x).tolist()[0]
+    assert half * 25 * (WEIGHT_LIMIT - 1) * ACTIVATION_LIMIT > 2**50
+    assert out[0][2][2] == 12345 and out[1][2][2] == 0
+    assert out == integer_network_reference(net, x[0].tolist())
+    too_many = dict(layer, weight=np.ones((2, channels + 2, 5, 5), np.int64))
+    with pytest.raises(ValueError, match="terms"):
+        IntegerNetwork([too_many], activation_bits=12, weight_bits=14)

@@ -8,6 +8,8 @@ density, and the mirrored synthesis transform, trained end to end for rate + lam
                ``nn.Module`` with a hand-written backward (:class:`Balle2017`)
 ``codec.py``   the trained network as a codec with real bytes: padding, integer CDF tables, the
                range coder, the shipped weights ``data/weights/balle2017_q<1..4>.npz``
+``refine.py``  latent refinement: an encoder that searches, per image, for latents with a lower
+               loss than the analysis transform's (``refine=``; chapter 6's codec uses it too)
 =============  ============================================================================
 
 The layers it is built from live in ``fromscratch.nn`` (``conv``, ``gdn``,

@@ -46,6 +46,12 @@ a value outside its table charged as the coder charges it, the escape symbol plu
 differs from the estimate only by the 16-bit quantization of the tables and the coder's
 termination. ``quality`` picks ``data/weights/balle2018_q<quality>.npz``.
 
+``refine=R`` lets the encoder search (:mod:`~fromscratch.codecs.balle2017.refine`): ``z`` stays
+as the analysis chose it, so the table of every latent of ``y`` is known, and R steps of
+gradient descent move ``y`` against the Gaussian rate under those tables plus ``lambda`` times
+the distortion of ``g_s``'s output; the best rounded ``y`` seen is coded. The decoder is the
+same, and :meth:`Balle2018Codec.estimated_bits` counts the refined symbols.
+
 Memory is bounded as in chapter 4's codec: the transforms run under ``nn.no_grad()`` (no caches,
 convolutions in row bands), and an image whose estimated peak memory exceeds
 ``fromscratch.codecs.balle2017.codec.MEMORY_LIMIT`` (2 GB) is refused before anything is allocated,
