@@ -115,6 +115,18 @@ def print_refined(codec_name: str, summary) -> None:
               f"{base['enc_s']:.1f} -> {row['enc_s']:.1f} s")
 
 
+def print_bd_rates(summary, pairs, metric: str = "psnr") -> None:
+    """One line per (anchor, codec) of ``pairs`` (anchor, codecs): BD-rate and BD-``metric``;
+    codecs absent from ``summary`` are left out."""
+    present = {r["codec"] for r in summary}
+    for anchor, codecs in pairs:
+        for codec, result in bench.bd_against(summary, anchor, codecs, metric).items():
+            if codec in present:
+                shown = (f"not defined: {result}" if isinstance(result, str)
+                         else f"{result[0]:+7.1f} %   {result[1]:+6.2f} dB")
+                print(f"  {codec:16s} vs {anchor:14s} {shown}")
+
+
 def training_speed(model, steps: int, crop: int = 128, batch: int = 8) -> float:
     """Steps per second of one training step (forward, loss, backward, Adam) on random crops."""
     optimizer = nn.Adam(model.parameters(), lr=1e-4)
@@ -159,14 +171,7 @@ def main() -> None:
 
     print("\nBD-rate / BD-PSNR against Pillow JPEG (PSNR, pchip; negative = fewer bits):")
     tested = ("balle2017", "balle2017+refine", "jpeg", "pillow-webp", "pillow-jpeg2000")
-    pairs = [("pillow-jpeg", tested), ("balle2017", ("balle2017+refine",))]
-    for anchor, codecs in pairs:
-        for codec, result in bench.bd_against(summary, anchor, codecs).items():
-            if codec not in {r["codec"] for r in summary}:
-                continue
-            shown = (f"not defined: {result}" if isinstance(result, str)
-                     else f"{result[0]:+7.1f} %   {result[1]:+6.2f} dB")
-            print(f"  {codec:16s} vs {anchor:12s} {shown}")
+    print_bd_rates(summary, [("pillow-jpeg", tested), ("balle2017", ("balle2017+refine",))])
     if args.refine:
         print_refined("balle2017", summary)
 

@@ -33,6 +33,7 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np
 from balle2017_bench import (  # the benchmark beside this one
+    print_bd_rates,
     print_refined,
     print_unquantized,
     refined_curve,
@@ -125,15 +126,9 @@ def main() -> None:
               "pillow-heif")
     for metric, name in (("psnr", "PSNR"), ("ms_ssim_db", "MS-SSIM in dB, -10 log10(1 - m)")):
         print(f"\nBD-rate / BD-{metric} ({name}, pchip; negative = fewer bits):")
-        for anchor in anchors:
-            codecs = (["balle2018+refine"] if anchor == "balle2018"
-                      else [c for c in tested if c != anchor])
-            for codec, result in bench.bd_against(summary, anchor, codecs, metric).items():
-                if codec not in {r["codec"] for r in summary}:
-                    continue
-                shown = (f"not defined: {result}" if isinstance(result, str)
-                         else f"{result[0]:+7.1f} %   {result[1]:+6.2f} dB")
-                print(f"  {codec:14s} vs {anchor:14s} {shown}")
+        print_bd_rates(summary, [(anchor, ["balle2018+refine"] if anchor == "balle2018"
+                                  else [c for c in tested if c != anchor])
+                                 for anchor in anchors], metric)
 
     if args.refine:
         print_refined("balle2018", summary)
