@@ -88,6 +88,9 @@ def test_a_search_that_does_not_help_keeps_the_analysis_latents():
                                            learning_rate=30.0)
     np.testing.assert_array_equal(y_hat, np.rint(y))
     assert start == final and not g_s.training
+    for layer in g_s.modules():  # nothing of the search is kept by the (cached) model
+        assert getattr(layer, "_cache", None) is None
+        assert not getattr(layer, "_workspace", {})
     # on the medians' grid
     offsets = np.full((4, 1, 1), 0.25, np.float32)
     y_hat, _ = refine_latents(g_s, y, target, 0.01, rate, offsets=offsets, iterations=0)

@@ -242,6 +242,18 @@ class Module:
         for p in self.parameters():
             p.zero_grad()
 
+    def release_buffers(self) -> None:
+        """Drop what every sub-module keeps from its last forward pass: the backward caches and
+        the work arrays that training reuses from step to step (the convolutions'). A model that
+        stays loaded after a backward pass it will not repeat (an encoder's search, say) gives
+        that memory back; the next forward pass allocates again."""
+        for m in self.modules():
+            if getattr(m, "_cache", None) is not None:
+                m._cache = None
+            workspace = getattr(m, "_workspace", None)
+            if isinstance(workspace, dict):
+                workspace.clear()
+
     # ---- saving and loading ------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
         """``{dotted name: host (NumPy) copy of the values}`` for every parameter."""

@@ -240,4 +240,5 @@ def refine_latents(synthesis, y, target, lmbda: float, rate, *, valid=None, offs
     finally:
         synthesis.train(was_training)
         synthesis.zero_grad()  # the parameters' gradients were a by-product
+        synthesis.release_buffers()  # the codec's model stays loaded: give the caches back
     return best, (start_loss, best_loss)
