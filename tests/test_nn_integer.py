@@ -75,8 +75,8 @@ def test_float64_sums_stay_exact_at_the_bounds():
     x = rng.choice([ACTIVATION_LIMIT, ACTIVATION_LIMIT - 1, -ACTIVATION_LIMIT], (1, 64, 3, 3))
     assert net.forward(x).tolist()[0] == integer_network_reference(net, x[0].tolist())
     # the most terms a sum may have, each at its largest: half the channels add, half subtract,
-    # so the partial sums pass 2^50 (in whatever order BLAS adds them) and the total cancels to
-    # the bias; with no shift (weight_bits 0) the output shows the last bit of that sum
+    # so a partial sum can reach 2^51 (the order is BLAS's) while the total cancels to the bias;
+    # with no shift (weight_bits 0) the output shows the last bit of that sum
     channels = MAX_TERMS // 25
     weight = np.zeros((2, channels, 5, 5), np.int64)
     half = channels // 2

@@ -29,9 +29,9 @@ The trained network (``model``) becomes a codec in five steps::
 
 * **An encoder that can search.** ``refine=R`` (0 by default) runs R steps of gradient descent
   on the latents of the image being coded, against the model's own rate-distortion loss, and
-  sends the best rounded latents it saw (:mod:`~fromscratch.codecs.balle2017.refine`): about one
-  encoding's time per step, the same stream format, any decoder reads it, and the setting is not
-  written into the stream.
+  sends the best rounded latents it saw (:mod:`~fromscratch.codecs.balle2017.refine`): each step
+  costs about two encodings' time, the stream format is the same, any decoder reads it, and the
+  setting is not written into the stream.
 
 ``quality`` picks one of the shipped models, ``data/weights/balle2017_q<quality>.npz``, 1 being
 the lowest rate. Latent values outside a table's support are escaped by the coder, so any input
