@@ -3,10 +3,10 @@
 A model trained with few channels can hit a ceiling that more training lifts only slowly: with
 M = 96 latent channels, chapter 4's codec reconstructs Kodak at 31.8 dB (q3) and 32.2 dB (q4) *even
 when its latents are not quantized at all*, so its highest-rate model cannot buy much quality with
-more bits. Training a
-wider model from scratch throws away everything the narrow one learned. Chen, Goodfellow & Shlens
-("Net2Net", ICLR 2016) showed the alternative: copy the trained weights into a wider network so that
-it starts out computing exactly the same function, then keep training.
+more bits. Training a wider model from scratch throws away everything the narrow one learned.
+Chen, Goodfellow & Shlens ("Net2Net", ICLR 2016) showed the alternative: copy the trained weights
+into a wider network so that it starts out computing exactly the same function, then keep
+training.
 
 The rule that makes the copy exact is simple. Every new channel gets
 
@@ -18,10 +18,9 @@ For a convolution ``Conv2d`` (weights ``(out, in, k, k)``) the new *input* chann
 set to zero; for a transposed convolution (weights ``(in, out, k, k)``) the new input rows. A GDN
 layer normalizes channel ``i`` by ``sqrt(beta_i + sum_j gamma_ij x_j^2)``: the old channels must
 not be normalized by the new ones, so ``gamma[old, new] = 0``. Per-channel parameters (biases,
-``beta``) keep their initial values for the new channels. The
-network's output is then bit-for-bit what the narrow one computed, and the first gradient step
-already moves the zero weights, since their gradient is the new channels' activity times the
-error signal.
+``beta``) keep their initial values for the new channels. The network's output is then
+bit-for-bit what the narrow one computed, and the first gradient step already moves the zero
+weights, since their gradient is the new channels' activity times the error signal.
 
 In a compression model the new *latent* channels cost bits from the start, and a freshly
 initialized density is wide: about 5 bits per latent, 2 bits per pixel for 96 new channels of a

@@ -323,7 +323,7 @@ class Balle2017Codec(ContainerCodec):
         loaded.check_memory(*image.shape[:2], ValueError)
         rgb = image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
         y = loaded.analysis(rgb)
-        if self.params.get("refine"):
+        if self.params.get("refine"):  # (gan2017, which derives from this class, has none)
             y = loaded.refine(y, rgb, self.params["refine"])
         symbols = loaded.symbols(y)
         return range_coder.encode_with_indexes(

@@ -133,12 +133,16 @@ def factorized_rate(entropy_bottleneck):
 
 
 def _loss(synthesis, y_hat, target, valid, lmbda, rate):
-    """The loss of latents as coded: ``bits / pixels + lambda 255^2 MSE``, the decoded image
-    clipped to [0, 1] (no caches kept)."""
+    """The loss of latents as coded: ``bits / pixels + lambda 255^2 MSE``, the image decoded as
+    the decoder decodes it (evaluation mode, no caches) and clipped to [0, 1]."""
     xp = array_module(y_hat)
     height, width = valid
-    with no_grad():
-        x_hat = synthesis.forward(y_hat[None])
+    was_training = synthesis.training
+    try:
+        with no_grad():
+            x_hat = synthesis.eval().forward(y_hat[None])
+    finally:
+        synthesis.train(was_training)
     x_hat = xp.clip(x_hat[..., :height, :width], 0.0, 1.0)
     mse = float(xp.mean((x_hat.astype("float64") - target[..., :height, :width]) ** 2))
     bits, _ = rate(y_hat)
@@ -219,9 +223,9 @@ def refine_latents(synthesis, y, target, lmbda: float, rate, *, valid=None, offs
     first, second = xp.zeros_like(values), xp.zeros_like(values)
     b1, b2 = betas
     was_training = synthesis.training
+    synthesis.train()  # the search needs g_s's backward pass
     try:
         for step in range(1, iterations + 1):
-            synthesis.train()
             _, grad = relaxed_loss(synthesis, values, target, valid, lmbda, rate)
             first *= b1
             first += (1 - b1) * grad
@@ -233,7 +237,6 @@ def refine_latents(synthesis, y, target, lmbda: float, rate, *, valid=None, offs
                 break
             if step % check_every == 0 or step == iterations:
                 candidate = _rounded(values, offsets).astype(y.dtype)
-                synthesis.train(was_training)
                 loss = _loss(synthesis, candidate, target, valid, lmbda, rate)
                 if loss < best_loss:
                     best, best_loss = candidate, loss
